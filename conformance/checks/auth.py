@@ -1,0 +1,149 @@
+"""AUTH: HTTP Basic authentication with the Tenant ID and the API secret."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from conformance.auth import BasicAuth, RawAuthorization
+from conformance.client import Client
+from conformance.config import Credentials, FixtureEnrolment
+from conformance.expect import CheckFailed, challenge_schemes, expect_status
+from conformance.redact import basic_credentials
+
+MALFORMED_ID = "not-an-id"
+
+
+def _basic_payload(raw: bytes) -> str:
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+# Authorization values that are not valid Basic credentials, with what each probes.
+MALFORMED_BASIC = {
+    "not-base64": "Basic !!!not*base64!!!",
+    "no-colon": _basic_payload(b"eu-west-2_NoColonAtAll"),
+    "empty-payload": "Basic ",
+    "empty-user-and-password": _basic_payload(b":"),
+    "non-utf8": _basic_payload(b"\xff\xfe\xfd:\xc3\x28"),
+    "scheme-only": "Basic",
+}
+
+UNKNOWN_SCHEMES = {
+    "digest": 'Digest username="eu-west-2_AbcdEfghI", realm="api", nonce="abc", uri="/", response="0"',
+    "token": "Token abcdef0123456789",
+    "hoba": "HOBA result=abc",
+}
+
+
+def _get(client: Client, enrolment: FixtureEnrolment, auth, note: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+    return client.get_enrolment(enrolment.assignment_id, enrolment.enrolment_id, auth=auth, note=note)
+
+
+def expect_challenge(response: httpx.Response, what: str) -> str:
+    """Fail unless a 401 carries a WWW-Authenticate header; return its value."""
+    challenge = response.headers.get("www-authenticate", "").strip()
+    if not challenge:
+        raise CheckFailed(
+            f"{what}: expected a 401 with a WWW-Authenticate challenge, received a 401 without one",
+            response=response,
+        )
+    return challenge
+
+
+@pytest.mark.requirement("AUTH-001")
+def check_valid_basic_credentials_read_the_enrolment(client: Client, basic: BasicAuth, enrolment) -> None:  # type: ignore[no-untyped-def]
+    """AUTH-001: Tenant ID + API secret as Basic credentials read a fixture enrolment with 200."""
+    response = _get(client, enrolment, basic, "valid Basic credentials")
+    expect_status(response, 200, "GET with valid Basic credentials")
+
+
+@pytest.mark.requirement("AUTH-002")
+def check_missing_authorization_is_401(client: Client, known_enrolment: FixtureEnrolment) -> None:
+    """AUTH-002: a request without an Authorization header gets 401."""
+    response = _get(client, known_enrolment, None, "no Authorization header")
+    expect_status(response, 401, "GET without an Authorization header")
+
+
+@pytest.mark.requirement("AUTH-003")
+def check_wrong_secret_is_401(client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment) -> None:
+    """AUTH-003: the right Tenant ID with a wrong API secret gets 401, not 403."""
+    wrong = Credentials(tenant.tenant_id, tenant.secret + "-wrong", tenant.secret_env)
+    response = _get(client, known_enrolment, BasicAuth(wrong), "Basic with a wrong API secret")
+    expect_status(response, 401, "GET with a wrong API secret")
+
+
+@pytest.mark.requirement("AUTH-004")
+def check_unknown_tenant_is_401(client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment) -> None:
+    """AUTH-004: an unknown Tenant ID (with the real secret) gets 401."""
+    unknown = Credentials("eu-west-2_UnknownTenant0", tenant.secret, tenant.secret_env)
+    response = _get(client, known_enrolment, BasicAuth(unknown), "Basic with an unknown Tenant ID")
+    expect_status(response, 401, "GET with an unknown Tenant ID")
+
+
+@pytest.mark.requirement("AUTH-005")
+@pytest.mark.parametrize("kind", MALFORMED_BASIC)
+def check_malformed_basic_is_401(client: Client, known_enrolment: FixtureEnrolment, kind: str) -> None:
+    """AUTH-005: malformed Basic credentials get 401, never a 5xx."""
+    auth = RawAuthorization(MALFORMED_BASIC[kind])
+    response = _get(client, known_enrolment, auth, f"malformed Basic credentials: {kind}")
+    expect_status(response, 401, f"GET with malformed Basic credentials ({kind})")
+
+
+@pytest.mark.requirement("AUTH-005")
+def check_password_without_user_is_401(client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment) -> None:
+    """AUTH-005: the real API secret with an empty Tenant ID gets 401."""
+    auth = RawAuthorization("Basic " + basic_credentials("", tenant.secret))
+    response = _get(client, known_enrolment, auth, "Basic with an empty Tenant ID and the real secret")
+    expect_status(response, 401, "GET with an empty Tenant ID")
+
+
+@pytest.mark.requirement("AUTH-006")
+@pytest.mark.parametrize("scheme", UNKNOWN_SCHEMES)
+def check_unknown_scheme_is_401(client: Client, known_enrolment: FixtureEnrolment, scheme: str) -> None:
+    """AUTH-006: an Authorization scheme other than Basic or Bearer gets 401."""
+    auth = RawAuthorization(UNKNOWN_SCHEMES[scheme])
+    response = _get(client, known_enrolment, auth, f"unknown Authorization scheme: {scheme}")
+    expect_status(response, 401, f"GET with the {scheme} scheme")
+
+
+@pytest.mark.requirement("AUTH-007")
+@pytest.mark.parametrize("case", ["no-credentials", "wrong-secret", "malformed"])
+def check_401_carries_a_challenge(
+    client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment, case: str
+) -> None:
+    """AUTH-007: every 401 carries a WWW-Authenticate challenge (RFC 9110 §11.6.1)."""
+    auth = {
+        "no-credentials": None,
+        "wrong-secret": BasicAuth(Credentials(tenant.tenant_id, tenant.secret + "-wrong", tenant.secret_env)),
+        "malformed": RawAuthorization(MALFORMED_BASIC["not-base64"]),
+    }[case]
+    response = _get(client, known_enrolment, auth, f"401 challenge: {case}")
+    expect_status(response, 401, f"GET with {case}")
+    expect_challenge(response, f"401 to a request with {case}")
+
+
+@pytest.mark.requirement("AUTH-008")
+@pytest.mark.parametrize("which", ["assignmentId", "enrolmentId"])
+def check_authentication_before_validation(client: Client, known_enrolment: FixtureEnrolment, which: str) -> None:
+    """AUTH-008: a malformed ID without credentials gets 401, not 422: authentication comes first."""
+    ids = {"assignmentId": known_enrolment.assignment_id, "enrolmentId": known_enrolment.enrolment_id}
+    ids[which] = MALFORMED_ID
+    response = client.get_enrolment(
+        ids["assignmentId"], ids["enrolmentId"], auth=None, note=f"malformed {which}, no credentials"
+    )
+    expect_status(response, 401, f"GET with a malformed {which} and no credentials")
+
+
+@pytest.mark.requirement("AUTH-009")
+def check_challenge_offers_basic(client: Client, known_enrolment: FixtureEnrolment) -> None:
+    """AUTH-009: the challenge to a request without credentials offers the Basic scheme."""
+    response = _get(client, known_enrolment, None, "which schemes does the challenge offer?")
+    expect_status(response, 401, "GET without credentials")
+    challenge = expect_challenge(response, "401 without credentials")
+    if "basic" not in challenge_schemes(challenge):
+        raise CheckFailed(
+            f"401 without credentials: expected a challenge offering Basic, received WWW-Authenticate: {challenge}",
+            response=response,
+        )

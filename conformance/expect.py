@@ -1,0 +1,70 @@
+"""Expectations for checks: each failure says what was received and what was expected.
+
+A check fails by raising :class:`CheckFailed` (an AssertionError), passing the
+response that showed the problem so the report can show it as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from typing import Any
+
+import httpx
+
+from conformance.results import Exchange
+
+
+class CheckFailed(AssertionError):
+    """The target did not do what the requirement says."""
+
+    def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
+        super().__init__(message)
+        self.exchange: Exchange | None = response.extensions.get("exchange") if response is not None else None
+
+
+def describe(response: httpx.Response, limit: int = 160) -> str:
+    """A short description of a response: status, content type and the start of the body."""
+    text = response.content.decode("utf-8", "replace").strip().replace("\n", " ")
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    content_type = response.headers.get("content-type", "no Content-Type")
+    return f"{response.status_code} ({content_type}) {text}".rstrip()
+
+
+def expect_status(response: httpx.Response, expected: int | Collection[int], what: str) -> None:
+    """Fail unless the response status is the expected one (or one of them)."""
+    allowed = {expected} if isinstance(expected, int) else set(expected)
+    if response.status_code not in allowed:
+        wanted = " or ".join(str(code) for code in sorted(allowed))
+        worse = " (a server error: the target crashed on this input)" if response.status_code >= 500 else ""
+        raise CheckFailed(f"{what}: expected {wanted}, received {describe(response)}{worse}", response=response)
+
+
+def is_json_content_type(response: httpx.Response) -> bool:
+    """application/json or any +json media type."""
+    media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The response body parsed as a JSON object, or a failure saying what came instead."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise CheckFailed(f"{what}: expected a JSON object body, received {describe(response)}", response=response)
+    if not isinstance(body, dict):
+        raise CheckFailed(
+            f"{what}: expected a JSON object body, received a JSON {type(body).__name__}", response=response
+        )
+    return body
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_SCHEME = re.compile(r"(?:^|,)\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?=\s|,|$)(?!\s*=)")
+
+
+def challenge_schemes(www_authenticate: str) -> set[str]:
+    """The auth schemes offered by a WWW-Authenticate value (RFC 9110 §11.6.1), lowercased."""
+    unquoted = _QUOTED.sub('""', www_authenticate)
+    return {match.group(1).lower() for match in _SCHEME.finditer(unquoted)}

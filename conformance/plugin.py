@@ -1,0 +1,277 @@
+"""The pytest plugin that runs the checks in ``conformance/checks`` against a target.
+
+It provides the fixtures checks ask for (the client, credentials, tokens, the
+fixture enrolments and their bodies), the ``requirement`` marker, and turns each
+check instance into a :class:`~conformance.results.CheckResult`.
+
+A check fails by raising AssertionError (``CheckFailed``); an infrastructure
+problem (the target unreachable, a token that cannot be had, the request budget
+spent) makes it an *error*, not a failure: it says nothing about conformance.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from conformance.auth import BasicAuth, BearerAuth, TokenProvider, TokenUnavailable
+from conformance.catalogue import load_catalogue
+from conformance.client import Client, RequestBudgetExhausted, UnsafeRequest, describe_error
+from conformance.config import Credentials, FixtureEnrolment, Settings
+from conformance.results import CheckResult, Exchange
+from conformance.spec import default_spec_path, load_spec
+
+# Well-formed IDs that no target should hold (all-zero ObjectIds are never generated).
+UNKNOWN_ASSIGNMENT_ID = "000000000000000000000a55"
+UNKNOWN_ENROLMENT_ID = "000000000000000000000e41"
+INFRASTRUCTURE_ERRORS = (TokenUnavailable, RequestBudgetExhausted, UnsafeRequest)
+_NOTES = pytest.StashKey[list[str]]()
+_PHASES = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@dataclass
+class EnrolmentRead:
+    """A fixture enrolment as read with Basic credentials: the response and its JSON body."""
+
+    fixture: FixtureEnrolment
+    response: httpx.Response
+    body: dict[str, Any] | None
+
+    @property
+    def exchange(self) -> Exchange | None:
+        return self.response.extensions.get("exchange")
+
+
+class ConformancePlugin:
+    """Holds one run's shared state and exposes it to the checks as fixtures."""
+
+    def __init__(self, settings: Settings, client: Client, *, allow_unsafe_methods: bool = False) -> None:
+        self.settings = settings
+        self.client = client
+        self.tokens = TokenProvider(client, settings.target)
+        self.allow_unsafe_methods = allow_unsafe_methods
+        self.spec_path = settings.spec_path or default_spec_path()
+        self.results: list[CheckResult] = []
+        self.status_seen: Counter[str] = Counter()
+        self.started = datetime.now(UTC)
+        self._reads: dict[FixtureEnrolment, EnrolmentRead] = {}
+        self._read_lock = threading.Lock()
+
+    # --- shared reads ----------------------------------------------------
+
+    def read(self, fixture: FixtureEnrolment) -> EnrolmentRead:
+        """Read a fixture enrolment once per run with Basic credentials, and remember it."""
+        with self._read_lock:
+            if fixture not in self._reads:
+                response = self.client.get_enrolment(
+                    fixture.assignment_id,
+                    fixture.enrolment_id,
+                    auth=BasicAuth(self.settings.tenant),
+                    note="read the fixture enrolment with Basic credentials",
+                )
+                body = None
+                if response.status_code == 200:
+                    try:
+                        parsed = response.json()
+                    except ValueError:
+                        parsed = None
+                    body = parsed if isinstance(parsed, dict) else None
+                if body is not None and isinstance(body.get("status"), str):
+                    self.status_seen[body["status"]] += 1
+                self._reads[fixture] = EnrolmentRead(fixture, response, body)
+            return self._reads[fixture]
+
+    # --- pytest hooks ----------------------------------------------------
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "requirement(id): the catalogue requirement a check enforces")
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "enrolment" in metafunc.fixturenames:
+            fixtures = self.settings.fixtures
+            if fixtures:
+                metafunc.parametrize("enrolment", fixtures, ids=[f.label for f in fixtures])
+            else:
+                skip = pytest.mark.skip(reason="no fixture enrolments configured ([[fixtures.enrolments]])")
+                metafunc.parametrize("enrolment", [pytest.param(None, marks=skip)], ids=["no-fixtures"])
+        if "other_tenant_enrolment" in metafunc.fixturenames:
+            others = self.settings.other_tenant_fixtures
+            if others:
+                metafunc.parametrize("other_tenant_enrolment", others, ids=[f.label for f in others])
+            else:
+                reason = "no other-tenant enrolments configured ([[fixtures.other_tenant_enrolments]])"
+                skipped = [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+                metafunc.parametrize("other_tenant_enrolment", skipped, ids=["no-fixtures"])
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        catalogue = load_catalogue()
+        for item in items:
+            marker = item.get_closest_marker("requirement")
+            if marker is None or marker.args[0] not in catalogue:
+                found = marker.args[0] if marker else "no requirement marker"
+                raise pytest.UsageError(f"check {item.nodeid} names an unknown requirement: {found}")
+            requirement = marker.args[0]
+            item.extra_keyword_matches.update({requirement, requirement.split("-")[0]})
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+        report: pytest.TestReport = yield
+        phases = item.stash.setdefault(_PHASES, {})
+        phases[call.when] = report
+        if call.excinfo is not None:
+            report.conformance_error = call.excinfo  # type: ignore[attr-defined]
+        if call.when == "teardown":
+            self.results.append(self._check_result(item, phases))
+        return report
+
+    def _check_result(self, item: pytest.Item, phases: dict[str, pytest.TestReport]) -> CheckResult:
+        requirement = item.get_closest_marker("requirement").args[0]  # type: ignore[union-attr]
+        exchanges = self.client.recorder.take()
+        outcome, message, evidence = "passed", "", None
+        for when in ("setup", "call", "teardown"):
+            report = phases.get(when)
+            if report is None or report.passed:
+                continue
+            if report.skipped:
+                outcome, message = "skipped", _skip_reason(report)
+                break
+            excinfo = getattr(report, "conformance_error", None)
+            exc = excinfo.value if excinfo is not None else None
+            if isinstance(exc, AssertionError) and when == "call":
+                outcome, message = "failed", str(exc) or "assertion failed"
+                evidence = getattr(exc, "exchange", None)
+            elif isinstance(exc, httpx.TransportError):
+                outcome, message = "error", f"could not get an answer from the target: {describe_error(exc)}"
+            elif isinstance(exc, INFRASTRUCTURE_ERRORS):
+                outcome, message = "error", str(exc)
+            else:
+                kind = exc.__class__.__name__ if exc is not None else "error"
+                outcome, message = "error", f"the check itself broke ({kind}: {exc}); please report this"
+            break
+        if evidence is not None and evidence not in exchanges:
+            exchanges.insert(0, evidence)
+        duration = sum(r.duration for r in phases.values())
+        return CheckResult(
+            name=item.name,
+            requirement=requirement,
+            outcome=outcome,  # type: ignore[arg-type]
+            message=message,
+            duration_s=round(duration, 4),
+            exchanges=exchanges[-6:],
+            notes=item.stash.get(_NOTES, []),
+        )
+
+    # --- fixtures ----------------------------------------------------------
+
+    @pytest.fixture(scope="session", name="settings")
+    def settings_fixture(self) -> Settings:
+        """The run's settings."""
+        return self.settings
+
+    @pytest.fixture(scope="session", name="client")
+    def client_fixture(self) -> Client:
+        """The bounded, recording HTTP client."""
+        return self.client
+
+    @pytest.fixture(scope="session", name="tokens")
+    def tokens_fixture(self) -> TokenProvider:
+        """Obtains (and caches) access tokens."""
+        return self.tokens
+
+    @pytest.fixture(scope="session")
+    def tenant(self) -> Credentials:
+        """The first tenant's credentials."""
+        return self.settings.tenant
+
+    @pytest.fixture(scope="session")
+    def basic(self) -> BasicAuth:
+        """Valid Basic credentials of the first tenant."""
+        return BasicAuth(self.settings.tenant)
+
+    @pytest.fixture(scope="session")
+    def other_tenant(self) -> Credentials:
+        """The other tenant's credentials; checks that need them are skipped without them."""
+        if self.settings.other_tenant is None:
+            pytest.skip("no other tenant configured ([credentials.other_tenant])")
+        return self.settings.other_tenant
+
+    @pytest.fixture(scope="session")
+    def bearer(self) -> Callable[..., BearerAuth]:
+        """bearer("api/read", ...) -> a valid BearerAuth for that scope set (one token per set per run)."""
+
+        def get(*scopes: str, webhooks: bool = False, credentials: Credentials | None = None) -> BearerAuth:
+            if self.settings.target.token_url is None and not webhooks:
+                pytest.skip("no token_url configured: OAuth 2.0 checks need the token endpoint")
+            return self.tokens.token(credentials or self.settings.tenant, scopes, webhooks=webhooks).auth()
+
+        return get
+
+    @pytest.fixture(scope="session")
+    def known_enrolment(self) -> FixtureEnrolment:
+        """The first fixture enrolment, or well-formed IDs of an unknown one when none is configured.
+
+        For checks whose expected answer does not depend on the record existing (401, 422 ...).
+        """
+        if self.settings.fixtures:
+            return self.settings.fixtures[0]
+        return FixtureEnrolment(UNKNOWN_ASSIGNMENT_ID, UNKNOWN_ENROLMENT_ID)
+
+    @pytest.fixture
+    def enrolment_read(self, enrolment: FixtureEnrolment) -> EnrolmentRead:
+        """The fixture enrolment's 200 body; checks on the body are skipped when it cannot be read."""
+        read = self.read(enrolment)
+        if read.body is None:
+            pytest.skip(
+                f"needs the 200 JSON body of {enrolment.label}; the target answered {read.response.status_code} "
+                "(see AUTH-001 and SCHEMA-001)"
+            )
+        return read
+
+    @pytest.fixture
+    def enrolment_response(self, enrolment: FixtureEnrolment) -> httpx.Response:
+        """The response to the run's one Basic read of the fixture enrolment, whatever its status."""
+        return self.read(enrolment).response
+
+    @pytest.fixture(scope="session")
+    def all_enrolment_reads(self) -> list[EnrolmentRead]:
+        """Every fixture enrolment's read (the same once-per-run reads); skipped when none is configured."""
+        if not self.settings.fixtures:
+            pytest.skip("no fixture enrolments configured ([[fixtures.enrolments]])")
+        return [self.read(fixture) for fixture in self.settings.fixtures]
+
+    @pytest.fixture
+    def note(self, request: pytest.FixtureRequest) -> Callable[[str], None]:
+        """note(text): record a finding that does not fail the check (it is shown in the report)."""
+        notes = request.node.stash.setdefault(_NOTES, [])
+        return notes.append
+
+    @pytest.fixture(scope="session")
+    def unsafe_methods(self) -> None:
+        """Skips the check unless the user opted in to sending methods other than GET and HEAD."""
+        if not self.allow_unsafe_methods:
+            pytest.skip("sends methods other than GET/HEAD: opt in with --allow-unsafe-methods")
+
+    @pytest.fixture(scope="session")
+    def spec(self) -> dict[str, Any]:
+        """The OpenAPI document the run checks against (--spec, or the bundled one)."""
+        return load_spec(self.spec_path)
+
+    @pytest.fixture(scope="session")
+    def now(self) -> datetime:
+        """The run's start time (UTC), the reference for 'in the past' and 'in the future'."""
+        return self.started
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+

@@ -1,0 +1,151 @@
+"""The result model: what a run found, in a form every report renders from.
+
+``RunResult.to_dict()`` is the ``results.json`` document; ``RunResult.from_dict()``
+reads it back, so reports can be re-rendered from a saved file. Everything in
+here has already been redacted: no secret reaches this module.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["passed", "failed", "skipped", "error"]
+Verdict = Literal["pass", "fail", "error"]
+OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "skipped", "error")
+
+
+@dataclass
+class Exchange:
+    """One HTTP request and its response (or transport error), as evidence. Already redacted."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str | None = None
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: str | None = None
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    note: str | None = None  # what the request was meant to probe, e.g. "Basic payload that is not base64"
+    curl: str = ""
+
+    def with_curl(self, auth_args: list[str]) -> Exchange:
+        """Fill in a curl line that reproduces the request; auth_args stand in for the credentials."""
+        parts = ["curl", "-i", "-X", self.method]
+        for name, value in self.request_headers.items():
+            if name.lower() in ("authorization", "host", "content-length", "user-agent"):
+                continue
+            if name.lower().startswith("accept-encoding") or name.lower() == "connection":
+                continue
+            parts += ["-H", f"{name}: {value}"]
+        if self.request_body:
+            parts += ["--data-raw", self.request_body]
+        command = " ".join(shlex.quote(p) for p in parts)
+        # auth_args are pre-quoted so that $VARIABLES expand in the user's shell
+        command = " ".join([command, *auth_args, shlex.quote(self.url)])
+        self.curl = command
+        return self
+
+
+@dataclass
+class CheckResult:
+    """One check instance: a check function applied to one set of parameters."""
+
+    name: str
+    requirement: str
+    outcome: Outcome
+    message: str = ""
+    duration_s: float = 0.0
+    exchanges: list[Exchange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # findings that do not fail the check
+
+
+@dataclass
+class RequirementResult:
+    """A catalogue requirement and the outcome of every check instance that enforces it."""
+
+    id: str
+    title: str
+    level: str
+    area: str
+    source: str
+    outcome: Outcome
+    messages: list[str] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    """The whole run: verdict, provenance, per-requirement outcomes."""
+
+    verdict: Verdict
+    suite_version: str
+    spec_sha256: str
+    target: dict[str, str | None]
+    started_at: str
+    finished_at: str
+    counts: dict[str, int]
+    requirements: list[RequirementResult]
+    seed: int = 0
+    max_examples: int = 0
+    strict: bool = False
+    environment: str | None = None
+    reference_faults: list[str] = field(default_factory=list)
+    error: str | None = None  # why no verdict could be reached, when verdict is "error"
+    requests: dict[str, int] = field(default_factory=dict)  # requests sent, per phase
+    status_coverage: dict[str, int] = field(default_factory=dict)  # status value -> fixtures observed
+    warnings: list[str] = field(default_factory=list)  # failed SHOULD requirements, one line each
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        requirements = [
+            RequirementResult(
+                **{
+                    **req,
+                    "checks": [
+                        CheckResult(
+                            **{**check, "exchanges": [Exchange(**ex) for ex in check.get("exchanges", [])]}
+                        )
+                        for check in req.get("checks", [])
+                    ],
+                }
+            )
+            for req in data["requirements"]
+        ]
+        return cls(**{**data, "requirements": requirements})
+
+
+def requirement_outcome(checks: list[CheckResult]) -> Outcome:
+    """Aggregate check outcomes: any failure fails, else any error errs, else any pass passes."""
+    outcomes = {check.outcome for check in checks}
+    for outcome in ("failed", "error", "passed"):
+        if outcome in outcomes:
+            return outcome  # type: ignore[return-value]
+    return "skipped"
+
+
+def verdict_of(requirements: list[RequirementResult], *, strict: bool) -> Verdict:
+    """fail if a MUST failed (or a SHOULD, with strict); error if a check could not run; else pass."""
+    failed_levels = {req.level for req in requirements if req.outcome == "failed"}
+    if "MUST" in failed_levels or (strict and failed_levels):
+        return "fail"
+    if any(req.outcome == "error" for req in requirements):
+        return "error"
+    return "pass"
+
+
+def count_outcomes(requirements: list[RequirementResult]) -> dict[str, int]:
+    """Requirement counts by outcome, and by level and outcome (e.g. 'MUST_failed')."""
+    counts = {outcome: 0 for outcome in OUTCOMES}
+    for req in requirements:
+        counts[req.outcome] += 1
+        key = f"{req.level}_{req.outcome}"
+        counts[key] = counts.get(key, 0) + 1
+    counts["total"] = len(requirements)
+    return counts
