@@ -1,0 +1,201 @@
+"""The junit.xml report: one testsuite per area, one testcase per check instance.
+
+Testcase names start with the requirement ID so that a CI reader sees which
+promise broke. A failed SHOULD requirement is a warning: it is rendered as a
+passed testcase with a ``WARNING (SHOULD)`` line, unless the run is strict.
+How a check maps to a JUnit status is decided in one place,
+:func:`junit_status`, so that new kinds of outcome need only a small change there.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from conformance.results import CheckResult, Exchange, RequirementResult, RunResult
+
+SUITE_PREFIX = "enrolment-conformance"
+BODY_EXCERPT_CHARS = 2000
+# Characters that XML 1.0 does not allow, lone surrogates included.
+_INVALID_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+JunitKind = Literal["passed", "warning", "failure", "error", "skipped"]
+
+
+@dataclass(frozen=True)
+class JunitStatus:
+    """How one testcase is reported: its kind, the one-line message and the detail text."""
+
+    kind: JunitKind
+    message: str = ""
+    detail: str = ""
+
+    @property
+    def outcome(self) -> str:
+        """The value of the testcase's ``outcome`` property."""
+        return {"failure": "failed"}.get(self.kind, self.kind)
+
+
+def render_junit(result: RunResult) -> str:
+    """The junit.xml document of a run."""
+    root = ET.Element("testsuites", name=SUITE_PREFIX)
+    for area, requirements in _by_area(result.requirements).items():
+        root.append(_suite(f"{SUITE_PREFIX}.{area}", _area_cases(requirements, result.strict), result))
+    if result.error and not any(req.outcome == "error" for req in result.requirements):
+        root.append(_suite(f"{SUITE_PREFIX}.RUN", [_run_error_case(result.error)], result))
+    _set_totals(root)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def junit_status(check: CheckResult, level: str, *, strict: bool) -> JunitStatus:
+    """Map one check instance to its JUnit status (a failed SHOULD is a warning unless strict)."""
+    if check.outcome == "failed":
+        kind: JunitKind = "failure" if level == "MUST" or strict else "warning"
+        return JunitStatus(kind, _first_line(check.message), _detail(check))
+    if check.outcome == "error":
+        return JunitStatus("error", _first_line(check.message), _detail(check))
+    if check.outcome == "skipped":
+        return JunitStatus("skipped", _first_line(check.message))
+    return JunitStatus("passed")
+
+
+def _by_area(requirements: list[RequirementResult]) -> dict[str, list[RequirementResult]]:
+    """Requirements grouped by area, areas in the order they first appear."""
+    areas: dict[str, list[RequirementResult]] = {}
+    for req in requirements:
+        areas.setdefault(req.area, []).append(req)
+    return areas
+
+
+def _area_cases(requirements: list[RequirementResult], strict: bool) -> list[ET.Element]:
+    """The testcases of one area: one per check, or one skipped case for a requirement without checks."""
+    cases = []
+    for req in requirements:
+        if not req.checks:
+            reason = req.messages[0] if req.messages else "no check ran"
+            cases.append(_case(req, f"{req.id} (no check ran)", 0.0, JunitStatus("skipped", reason)))
+        for check in req.checks:
+            status = junit_status(check, req.level, strict=strict)
+            cases.append(_case(req, f"{req.id} {check.name}", check.duration_s, status, check.notes))
+    return cases
+
+
+def _case(
+    req: RequirementResult, name: str, duration_s: float, status: JunitStatus, notes: list[str] | None = None
+) -> ET.Element:
+    """One testcase element with its properties, status child and system-out."""
+    case = ET.Element("testcase", name=_clean(name), classname=f"conformance.{req.area}.{req.id}")
+    case.set("time", _seconds(duration_s))
+    properties = {"requirement": req.id, "level": req.level, "area": req.area, "outcome": status.outcome}
+    case.append(_properties(properties))
+    if status.kind in ("failure", "error"):
+        child = ET.SubElement(case, status.kind, message=_clean(status.message), type=_error_type(status))
+        child.text = _clean(status.detail)
+    elif status.kind == "skipped":
+        ET.SubElement(case, "skipped", message=_clean(status.message))
+    output = _system_out(status, notes or [])
+    if output:
+        ET.SubElement(case, "system-out").text = _clean(output)
+    return case
+
+
+def _run_error_case(error: str) -> ET.Element:
+    """A testcase that carries why the run reached no verdict (e.g. the target was unreachable)."""
+    case = ET.Element("testcase", name="RUN no verdict", classname="conformance.RUN", time=_seconds(0.0))
+    case.append(_properties({"outcome": "error"}))
+    ET.SubElement(case, "error", message=_clean(_first_line(error)), type="error").text = _clean(error)
+    return case
+
+
+def _properties(values: dict[str, str]) -> ET.Element:
+    """A <properties> element with one <property> per item."""
+    properties = ET.Element("properties")
+    for name, value in values.items():
+        ET.SubElement(properties, "property", name=name, value=_clean(value))
+    return properties
+
+
+def _error_type(status: JunitStatus) -> str:
+    return "AssertionError" if status.kind == "failure" else "error"
+
+
+def _system_out(status: JunitStatus, notes: list[str]) -> str:
+    """The warning line (with its evidence) and the check's notes, if any."""
+    lines = [f"note: {note}" for note in notes]
+    if status.kind == "warning":
+        lines.insert(0, f"WARNING (SHOULD): {status.detail}")
+    return "\n".join(lines)
+
+
+def _suite(name: str, cases: list[ET.Element], result: RunResult) -> ET.Element:
+    """A testsuite element holding cases, with its counts."""
+    suite = ET.Element("testsuite", name=name)
+    suite.extend(cases)
+    _set_totals(suite)
+    suite.set("timestamp", _timestamp(result.started_at))
+    return suite
+
+
+def _set_totals(element: ET.Element) -> None:
+    """Set tests/failures/errors/skipped/time on a testsuite(s) element from the testcases inside it."""
+    cases = list(element.iter("testcase"))
+    element.set("tests", str(len(cases)))
+    for attribute, tag in (("failures", "failure"), ("errors", "error"), ("skipped", "skipped")):
+        element.set(attribute, str(sum(1 for case in cases if case.find(tag) is not None)))
+    element.set("time", _seconds(sum(float(case.get("time", "0")) for case in cases)))
+
+
+def _detail(check: CheckResult) -> str:
+    """The message followed by every evidence exchange, as plain text."""
+    parts = [check.message, *(_exchange_text(n, ex) for n, ex in enumerate(check.exchanges, start=1))]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _exchange_text(number: int, exchange: Exchange) -> str:
+    """One exchange as text: request line, headers, body, response (or transport error), curl line."""
+    heading = f"--- exchange {number}" + (f": {exchange.note}" if exchange.note else "")
+    lines = [heading, f"{exchange.method} {exchange.url}"]
+    lines += [f"{name}: {value}" for name, value in exchange.request_headers.items()]
+    if exchange.request_body:
+        lines += ["", exchange.request_body]
+    if exchange.status is None:
+        lines.append(f"=> no response: {exchange.error or 'unknown error'}")
+    else:
+        lines.append(f"=> {exchange.status} ({exchange.elapsed_ms:.0f} ms)")
+        lines += [f"{name}: {value}" for name, value in exchange.response_headers.items()]
+        if exchange.response_body:
+            lines += ["", _excerpt(exchange.response_body)]
+    if exchange.curl:
+        lines.append(f"reproduce: {exchange.curl}")
+    return "\n".join(lines)
+
+
+def _excerpt(body: str) -> str:
+    if len(body) <= BODY_EXCERPT_CHARS:
+        return body
+    return f"{body[:BODY_EXCERPT_CHARS]}... ({len(body) - BODY_EXCERPT_CHARS} more characters)"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _timestamp(started_at: str) -> str:
+    """The run's start in UTC without a zone designator, the form JUnit consumers parse."""
+    moment = datetime.fromisoformat(started_at)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _clean(text: str) -> str:
+    """Text without the characters XML 1.0 cannot carry."""
+    return _INVALID_XML.sub("", text)
