@@ -23,7 +23,13 @@ import pytest
 
 from conformance.auth import BasicAuth, BearerAuth, TokenProvider, TokenUnavailable
 from conformance.catalogue import load_catalogue
-from conformance.client import Client, RequestBudgetExhausted, UnsafeRequest, describe_error
+from conformance.client import (
+    Client,
+    InfrastructureError,
+    RequestBudgetExhausted,
+    UnsafeRequest,
+    describe_error,
+)
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.results import CheckResult, Exchange
 from conformance.spec import default_spec_path, load_spec
@@ -31,7 +37,7 @@ from conformance.spec import default_spec_path, load_spec
 # Well-formed IDs that no target should hold (all-zero ObjectIds are never generated).
 UNKNOWN_ASSIGNMENT_ID = "000000000000000000000a55"
 UNKNOWN_ENROLMENT_ID = "000000000000000000000e41"
-INFRASTRUCTURE_ERRORS = (TokenUnavailable, RequestBudgetExhausted, UnsafeRequest)
+INFRASTRUCTURE_ERRORS = (TokenUnavailable, RequestBudgetExhausted, UnsafeRequest, InfrastructureError)
 _NOTES = pytest.StashKey[list[str]]()
 _PHASES = pytest.StashKey[dict[str, pytest.TestReport]]()
 
