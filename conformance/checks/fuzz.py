@@ -1,0 +1,167 @@
+"""FUZZ: property-based checks driven by the spec (schemathesis), for positive and negative data.
+
+Four sessions run once per run and are shared by every FUZZ check: positive and
+negative generation, each with Basic credentials and with an api/read bearer
+token; ``--max-examples`` cases each, seeded by ``--seed``. How cases are
+generated, sent (through the suite's client, to the target only) and judged is
+described in :mod:`conformance.fuzzing`. Each check reads, for its session, the
+failures of the one schemathesis check that enforces its requirement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from conformance.auth import READ_SCOPES, BasicAuth, BearerAuth
+from conformance.client import Client
+from conformance.config import Credentials, Settings
+from conformance.expect import CheckFailed, describe
+from conformance.fuzzing import CHECKS, Fuzzer, FuzzSession
+
+INVALID_TOKEN = "fuzz-invalid-token-0000000000000000"
+DETAIL_LIMIT = 400
+
+# What each schemathesis check expects of a response, for the failure message.
+EXPECTED = {
+    "not_a_server_error": "a status below 500",
+    "status_code_conformance": "a status the spec documents for the operation",
+    "content_type_conformance": "a Content-Type the spec documents for that status",
+    "response_schema_conformance": "a body that matches the spec's schema for that status",
+    "negative_data_rejection": "a 4xx rejection of input that violates the spec (the contract's code is 422)",
+    "ignored_auth": "401 or 403: the request refused without valid credentials",
+}
+SESSIONS = [("positive", "basic"), ("positive", "bearer"), ("negative", "basic"), ("negative", "bearer")]
+
+
+def session_params(*, skip_mode: str | None = None, reason: str = "") -> list[Any]:
+    """The four (mode, credentials) sessions as parameters; those of skip_mode are skipped with reason."""
+    return [
+        pytest.param(
+            (mode, auth),
+            id=f"{mode}-{auth}",
+            marks=[pytest.mark.skip(reason=reason)] if mode == skip_mode else [],
+        )
+        for mode, auth in SESSIONS
+    ]
+
+
+@pytest.fixture(scope="session")
+def fuzzer(settings: Settings, client: Client, spec: dict[str, Any]) -> Fuzzer:
+    """The run's fuzzer: loads the spec for schemathesis once and runs each session on first use."""
+    return Fuzzer(spec, client, settings.fixtures, seed=settings.seed, max_examples=settings.max_examples)
+
+
+@pytest.fixture
+def fuzz_session(
+    request: pytest.FixtureRequest,
+    fuzzer: Fuzzer,
+    client: Client,
+    tenant: Credentials,
+    basic: BasicAuth,
+    bearer: Callable[..., BearerAuth],
+    note: Callable[[str], None],
+) -> FuzzSession:
+    """The (mode, credentials) session of this check instance, run once per run."""
+    mode, scheme = request.param
+    if scheme == "basic":
+        auth: BasicAuth | BearerAuth = basic
+        invalid: BasicAuth | BearerAuth = BasicAuth(
+            Credentials(tenant.tenant_id, tenant.secret + "-invalid", tenant.secret_env)
+        )
+    else:
+        auth, invalid = bearer(*READ_SCOPES), BearerAuth(INVALID_TOKEN)
+    result = fuzzer.session(mode, scheme, auth, invalid)
+    # The session's exchanges are evidence only where a check fails, or where the session broke off.
+    exchanges = client.recorder.take()
+    if result.error is not None and exchanges:
+        client.recorder.record(exchanges[-1])
+    note(result.summary())
+    return result
+
+
+def expect_no_failures(session: FuzzSession, requirement: str, client: Client) -> None:
+    """Fail with the first failing generated request of the requirement's check, if any.
+
+    A session that broke off (request budget spent, target unreachable) still reports what it found;
+    if it found nothing, the check is an error, not a pass.
+    """
+    check = CHECKS[requirement]
+    failures = session.failures(check)
+    if not failures:
+        if session.error is not None:
+            raise session.error
+        return
+    first = failures[0]
+    inputs = ", ".join(f"{name}={value!r}" for name, value in sorted(first.inputs.items()))
+    detail = " ".join(first.detail.split())
+    if len(detail) > DETAIL_LIMIT:
+        detail = detail[:DETAIL_LIMIT] + "..."
+    message = (
+        f"{check} failed {len(failures)} time(s) over {session.judged} distinct generated requests "
+        f"({session.mode} data, {session.auth} credentials); first with {inputs}: "
+        f"expected {EXPECTED[check]}, received {describe(first.response)}. {detail}. "
+        f"Reproduce with --seed {session.seed} --max-examples {session.max_examples}"
+    )
+    raise CheckFailed(client.redactor.text(message), response=first.response)
+
+
+@pytest.mark.requirement("FUZZ-001")
+@pytest.mark.parametrize("fuzz_session", session_params(), indirect=True)
+def check_no_server_errors(fuzz_session: FuzzSession, client: Client) -> None:
+    """FUZZ-001: no generated request, positive or negative, Basic or Bearer, gets a 5xx."""
+    expect_no_failures(fuzz_session, "FUZZ-001", client)
+
+
+@pytest.mark.requirement("FUZZ-002")
+@pytest.mark.parametrize("fuzz_session", session_params(), indirect=True)
+def check_status_codes_documented(fuzz_session: FuzzSession, client: Client) -> None:
+    """FUZZ-002: every response to a generated request has a status code the spec documents."""
+    expect_no_failures(fuzz_session, "FUZZ-002", client)
+
+
+@pytest.mark.requirement("FUZZ-003")
+@pytest.mark.parametrize("fuzz_session", session_params(), indirect=True)
+def check_content_types_documented(fuzz_session: FuzzSession, client: Client) -> None:
+    """FUZZ-003: every response to a generated request has a Content-Type the spec documents."""
+    expect_no_failures(fuzz_session, "FUZZ-003", client)
+
+
+@pytest.mark.requirement("FUZZ-004")
+@pytest.mark.parametrize("fuzz_session", session_params(), indirect=True)
+def check_bodies_match_schema(fuzz_session: FuzzSession, client: Client) -> None:
+    """FUZZ-004: every response body to a generated request matches the spec's schema for its status."""
+    expect_no_failures(fuzz_session, "FUZZ-004", client)
+
+
+@pytest.mark.requirement("FUZZ-005")
+@pytest.mark.parametrize(
+    "fuzz_session",
+    session_params(skip_mode="positive", reason="positive data does not violate the spec: nothing to reject"),
+    indirect=True,
+)
+def check_negative_data_rejected(fuzz_session: FuzzSession, client: Client) -> None:
+    """FUZZ-005: every generated request that violates the spec (malformed IDs) is rejected with a 4xx."""
+    expect_no_failures(fuzz_session, "FUZZ-005", client)
+
+
+@pytest.mark.requirement("FUZZ-006")
+@pytest.mark.parametrize(
+    "fuzz_session",
+    session_params(
+        skip_mode="negative",
+        reason="a malformed path may miss the route, so its answer says nothing about authentication "
+        "(as schemathesis's ignored_auth)",
+    ),
+    indirect=True,
+)
+def check_authentication_enforced(fuzz_session: FuzzSession, client: Client) -> None:
+    """FUZZ-006: a request accepted with valid credentials is refused without them and with invalid ones."""
+    expect_no_failures(fuzz_session, "FUZZ-006", client)
+    if not fuzz_session.auth_probed:
+        pytest.skip(
+            "no generated request was answered 2xx with valid credentials, so there was no accepted request "
+            "to replay without them (configure fixture enrolments; see AUTH-001)"
+        )

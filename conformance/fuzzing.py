@@ -1,0 +1,433 @@
+"""Property-based fuzzing of GET enrolment: schemathesis generates and judges, the suite's client sends.
+
+schemathesis turns the OpenAPI document into a hypothesis strategy of test cases
+for the one operation the suite certifies (``operationId: getEnrolment``), in
+*positive* mode (inputs the spec allows) or *negative* mode (inputs it forbids:
+here, path parameters that do not match ``^[0-9a-f]{24}$``). Every case is sent
+through :class:`conformance.client.Client`, never through schemathesis's own
+transport, so the request budget, rate limit, redirect policy, host allow-list
+and redaction apply and every exchange is recorded as evidence. Each response is
+then judged by schemathesis's checks *one at a time*
+(``case.validate_response(response, checks=[check])``), so every failure is
+attributed to the check, and so to the requirement, that found it (``CHECKS``).
+
+Where the requests go. The spec's ``servers`` are the real production and
+staging hosts. The copy of the document handed to schemathesis has them
+replaced by the target's base URL, and each request URL is built here as the
+client's base URL plus the case's already percent-encoded path (and checked to
+be so), so no generated request can go anywhere else. Operations marked
+``x-conformance-fuzz: false`` (the token endpoint) are removed from that copy:
+schemathesis never sees them.
+
+Credentials. The run's credentials are applied by the client, not generated:
+schemathesis is given a placeholder ``Authorization`` header, which keeps it
+from generating (or, in negative mode, breaking) credentials itself, and the
+placeholder is replaced by the real header when the request is sent.
+
+FUZZ-006 (``ignored_auth``). schemathesis's ``ignored_auth`` replays requests
+itself through ``requests``, outside the budget, the rate limit and the
+redaction. So the rule is implemented here with the suite's client instead:
+the first time, in a positive session, a request with valid credentials gets a
+2xx, the same request is sent without credentials and with invalid credentials
+of the same scheme; each must be refused (401 or 403, or a redirect, exactly as
+``ignored_auth`` judges it). As in ``ignored_auth``, this is done once per
+operation per session, and never in negative mode (an invalid path may miss the
+route, so its answer says nothing about authentication).
+
+Servers that refuse some paths before routing. Like schemathesis's engine,
+one unauthenticated probe (``PATH_DECODER_PROBE``) asks whether the server's
+URL decoder refuses backslashes and control characters with a bare 400 (Tomcat,
+some WAFs); if it does, generation leaves those characters out, since the
+application behind it never sees them.
+
+Negative data (FUZZ-005). A negative case must get a 4xx (the contract's code
+for a malformed ID is 422; ERR-003/ERR-004 hold it to exactly that); a 5xx is
+left to FUZZ-001, so one crash is not reported twice.
+
+Content types. The contract publishes no error body shape ("expect a JSON
+object"), so a JSON media type with a ``+json`` suffix (e.g.
+``application/problem+json``) is taken for the ``application/json`` the spec
+documents (unless the spec documents it by name): it passes
+``content_type_conformance`` and its body is validated against the
+``application/json`` schema. Any other undocumented media type fails.
+
+Reproducibility. hypothesis runs derandomized and seeded with ``--seed``, with
+no deadline, no example database and no shrinking: the same seed and
+``--max-examples`` generate the same requests. Each mode is generated once and
+its cases are sent with each set of credentials (Basic, then Bearer). Its cache directory (unicode
+tables, source constants) is a temporary directory removed afterwards, so
+nothing is written to the current directory (no ``.hypothesis/``). A request
+identical to one already sent with the same credentials is not sent again:
+its recorded response is judged instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, NamedTuple
+from urllib.parse import unquote
+
+import httpx
+import hypothesis
+import schemathesis
+from hypothesis import HealthCheck, Phase, Verbosity
+from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.config import (
+    ChecksConfig,
+    GenerationConfig,
+    ProjectConfig,
+    ProjectsConfig,
+    SchemathesisConfig,
+)
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.engine.run.probes import ProbeOutcome, UnsafePathDecoder
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from conformance.auth import Auth
+from conformance.client import Client, InfrastructureError, UnsafeRequest
+from conformance.config import FixtureEnrolment
+
+OPERATION_ID = "getEnrolment"
+AUTHORIZATION = "Authorization"
+AUTH_PLACEHOLDER = "applied-by-the-suite"
+MODES = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIVE}
+NEGATIVE_EXPECTED_STATUSES = ["4xx", "5xx"]  # FUZZ-005 fails what is accepted; a 5xx is FUZZ-001's finding
+IGNORED_AUTH = "ignored_auth"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+INFRASTRUCTURE_ERRORS = (InfrastructureError, UnsafeRequest, httpx.HTTPError)
+# The path schemathesis's UnsafePathDecoder probe requests: a backslash and control characters.
+PATH_DECODER_PROBE = "schemathesis-probe%5C%1B%01"
+
+CheckFunction = Callable[..., bool | None]
+
+
+def _summary(failure: Failure) -> str:
+    """A failure's title and the first paragraph of its message (the rest is the schema it quotes)."""
+    first = failure.message.strip().split("\n\n", 1)[0]
+    return f"{failure.title}: {first}" if first else failure.title
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+# The schemathesis check that enforces each FUZZ requirement (ignored_auth is implemented here, see above).
+CHECKS: dict[str, str] = {
+    "FUZZ-001": "not_a_server_error",
+    "FUZZ-002": "status_code_conformance",
+    "FUZZ-003": "content_type_conformance",
+    "FUZZ-004": "response_schema_conformance",
+    "FUZZ-005": "negative_data_rejection",
+    "FUZZ-006": IGNORED_AUTH,
+}
+_CHECK_FUNCTIONS: dict[str, CheckFunction] = {
+    "not_a_server_error": not_a_server_error,
+    "status_code_conformance": status_code_conformance,
+    "content_type_conformance": content_type_conformance,
+    "response_schema_conformance": response_schema_conformance,
+    "negative_data_rejection": negative_data_rejection,
+}
+
+
+class Request(NamedTuple):
+    """A generated request as sent, credentials aside."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Finding:
+    """One generated request that a check failed."""
+
+    check: str
+    inputs: dict[str, str]  # the path parameters as generated (decoded)
+    response: httpx.Response
+    detail: str  # what the check reported
+
+
+@dataclass
+class FuzzSession:
+    """The outcome of one property-based session: one generation mode with one kind of credentials."""
+
+    mode: str
+    auth: str
+    seed: int
+    max_examples: int
+    generated: int = 0  # cases hypothesis generated
+    fixture_cases: int = 0  # fixture enrolments requested before generation (positive mode)
+    judged: int = 0  # distinct requests judged
+    successes: int = 0  # distinct requests answered 2xx
+    auth_probed: bool = False
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    error: BaseException | None = None  # why the session stopped early (budget, transport ...)
+
+    def failures(self, check: str) -> list[Finding]:
+        return self.findings.get(check, [])
+
+    def record(self, finding: Finding) -> None:
+        self.findings.setdefault(finding.check, []).append(finding)
+
+    def summary(self) -> str:
+        fixtures = f" and {self.fixture_cases} fixture enrolment(s)" if self.fixture_cases else ""
+        return (
+            f"{self.generated} {self.mode} cases generated with {self.auth} credentials{fixtures}, "
+            f"{self.judged} distinct requests judged, {self.successes} answered 2xx "
+            f"(seed {self.seed}, max examples {self.max_examples})"
+        )
+
+
+def fuzz_document(
+    spec: dict[str, Any], base_url: str, fixtures: Sequence[FixtureEnrolment]
+) -> dict[str, Any]:
+    """The copy of the spec that schemathesis works from.
+
+    Its only server is the target, operations marked x-conformance-fuzz: false are removed, and the
+    fixture IDs are the examples of the path parameters, so that positive cases reach real records.
+    """
+    document = copy.deepcopy(spec)
+    document["servers"] = [{"url": base_url}]
+    for path, item in list(document.get("paths", {}).items()):
+        for method in HTTP_METHODS:
+            if isinstance(item.get(method), dict) and item[method].get("x-conformance-fuzz") is False:
+                del item[method]
+        if not any(method in item for method in HTTP_METHODS):
+            del document["paths"][path]
+    examples = {
+        "assignmentId": list(dict.fromkeys(fixture.assignment_id for fixture in fixtures)),
+        "enrolmentId": list(dict.fromkeys(fixture.enrolment_id for fixture in fixtures)),
+    }
+    for item in document["paths"].values():
+        for parameter in item.get("parameters", []) + item.get("get", {}).get("parameters", []):
+            target = _resolve(document, parameter)
+            values = examples.get(target.get("name", "")) if target.get("in") == "path" else None
+            if values:
+                target.pop("example", None)
+                target["examples"] = {f"fixture-{n}": {"value": value} for n, value in enumerate(values, 1)}
+    return document
+
+
+def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local $ref ('#/components/...') to the object it names."""
+    while "$ref" in node:
+        target: Any = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def load_operation(spec: dict[str, Any], base_url: str, fixtures: Sequence[FixtureEnrolment]) -> Any:
+    """The getEnrolment operation as schemathesis sees it, configured here (no config file is read)."""
+    project = ProjectConfig(
+        base_url=base_url,
+        # Same characters as the default utf-8 codec (all but lone surrogates), without hypothesis
+        # scanning every code point to build the codec's table on each run (about two seconds).
+        generation=GenerationConfig(codec=None),
+        checks=ChecksConfig.from_dict(
+            {"negative_data_rejection": {"expected-statuses": NEGATIVE_EXPECTED_STATUSES}}
+        ),
+    )
+    config = SchemathesisConfig(projects=ProjectsConfig(default=project))
+    schema = schemathesis.openapi.from_dict(fuzz_document(spec, base_url, fixtures), config=config)
+    return schema.find_operation_by_id(OPERATION_ID)
+
+
+@contextmanager
+def private_hypothesis_storage() -> Iterator[None]:
+    """Point hypothesis's cache directory at a temporary directory for the duration, then restore it."""
+    previous = storage_directory(intent_to_write=False).home_directory
+    with tempfile.TemporaryDirectory(prefix="enrolment-conformance-hypothesis-") as directory:
+        set_hypothesis_home_dir(directory)
+        try:
+            yield
+        finally:
+            set_hypothesis_home_dir(previous)
+
+
+class Fuzzer:
+    """Runs the property-based sessions against the target, one per (mode, credentials), each once."""
+
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        client: Client,
+        fixtures: Sequence[FixtureEnrolment],
+        *,
+        seed: int,
+        max_examples: int,
+    ) -> None:
+        self.client = client
+        self.fixtures = tuple(fixtures)
+        self.seed = seed
+        self.max_examples = max_examples
+        self.operation = load_operation(spec, client.base_url, fixtures)
+        self._sessions: dict[tuple[str, str], FuzzSession] = {}
+        self._cases: dict[str, list[Case]] = {}
+        self._responses: dict[tuple[str, Request], httpx.Response] = {}
+
+    def session(self, mode: str, label: str, auth: Auth, invalid: Auth) -> FuzzSession:
+        """The session for mode ('positive'/'negative') with these credentials, run on first request."""
+        key = (mode, label)
+        if key not in self._sessions:
+            self._sessions[key] = self._run(mode, label, auth, invalid)
+        return self._sessions[key]
+
+    # --- one session ---------------------------------------------------------
+
+    def _run(self, mode: str, label: str, auth: Auth, invalid: Auth) -> FuzzSession:
+        session = FuzzSession(mode, label, self.seed, self.max_examples)
+        fixtures = [self._fixture_case(fixture) for fixture in self.fixtures] if mode == "positive" else []
+        generated = self._generated(mode)
+        session.fixture_cases, session.generated = len(fixtures), len(generated)
+        judged: set[Request] = set()
+        for case in fixtures + generated:
+            request = self._request(case)
+            if request in judged:
+                continue
+            judged.add(request)
+            try:
+                self._judge(session, case, request, label, auth, invalid)
+            except INFRASTRUCTURE_ERRORS as exc:
+                session.error = exc
+                break
+        return session
+
+    def _generated(self, mode: str) -> list[Case]:
+        """The cases generated for mode: generated once, then judged with each set of credentials."""
+        if not self._cases:
+            self._probe_path_decoder()
+        if mode not in self._cases:
+            self._cases[mode] = self._generate(mode)
+        return self._cases[mode]
+
+    def _generate(self, mode: str) -> list[Case]:
+        """Run hypothesis over schemathesis's strategy for mode, collecting --max-examples cases."""
+        cases: list[Case] = []
+
+        @hypothesis.seed(self.seed)
+        @hypothesis.settings(
+            max_examples=self.max_examples,
+            database=None,
+            deadline=None,
+            derandomize=True,
+            phases=(Phase.explicit, Phase.generate),
+            suppress_health_check=list(HealthCheck),
+            verbosity=Verbosity.quiet,
+        )
+        def collect(case: Case) -> None:
+            cases.append(case)
+
+        with private_hypothesis_storage():
+            strategy = self.operation.as_strategy(
+                generation_mode=MODES[mode], headers={AUTHORIZATION: AUTH_PLACEHOLDER}
+            )
+            hypothesis.given(strategy)(collect)()
+        return cases
+
+    def _probe_path_decoder(self) -> None:
+        """schemathesis's own probe, sent by our client: when the server's URL decoder refuses backslashes
+        and control characters before routing (Tomcat, some WAFs: a bare 400), the application never
+        sees such requests, so generation leaves those characters out of path parameters, as
+        schemathesis does."""
+        url = f"{self.client.base_url}/{PATH_DECODER_PROBE}"
+        note = "FUZZ: does the server refuse backslashes and control characters in paths before routing?"
+        response = self.client.request("GET", url, note=note)
+        if UnsafePathDecoder().analyze_response(response) == ProbeOutcome.FAILURE:  # type: ignore[arg-type]
+            self.operation.schema.adapt_to_path_decoder_rejection()
+
+    def _fixture_case(self, fixture: FixtureEnrolment) -> Case:
+        return self.operation.Case(
+            path_parameters={"assignmentId": fixture.assignment_id, "enrolmentId": fixture.enrolment_id},
+            headers={AUTHORIZATION: AUTH_PLACEHOLDER},
+        )
+
+    def _request(self, case: Case) -> Request:
+        """What goes on the wire for a case, credentials aside: the target's base URL and the case's
+        path (its parameters already percent-encoded) and query, and the case's other headers."""
+        path = case.formatted_path
+        url = httpx.URL(self.client.base_url + path, params=case.query or None)
+        base = httpx.URL(self.client.base_url)
+        if not path.startswith("/") or (url.scheme, url.netloc) != (base.scheme, base.netloc):
+            raise UnsafeRequest(f"refusing a generated request outside the target: {url}")
+        headers = sorted(
+            (name, str(value)) for name, value in case.headers.items() if name.lower() != "authorization"
+        )
+        return Request(str(url), tuple(headers))
+
+    def _judge(
+        self, session: FuzzSession, case: Case, request: Request, label: str, auth: Auth, invalid: Auth
+    ) -> None:
+        """Send the case's request and record what each check finds wrong with the response."""
+        session.judged += 1
+        inputs = {name: unquote(str(value)) for name, value in case.path_parameters.items()}
+        response = self._send(request, label, auth, f"FUZZ {session.mode} case {session.judged} ({label})")
+        converted = schemathesis.Response.from_any(self._as_documented_json(response))
+        for name, check in _CHECK_FUNCTIONS.items():
+            if name == "negative_data_rejection" and session.mode != "negative":
+                continue
+            try:
+                case.validate_response(converted, checks=[check])
+            except FailureGroup as group:
+                detail = "; ".join(_summary(failure) for failure in group.exceptions)
+                session.record(Finding(name, inputs, response, detail))
+        if 200 <= response.status_code < 300:
+            session.successes += 1
+            if session.mode == "positive" and not session.auth_probed:
+                session.auth_probed = True
+                self._probe_auth(session, request, inputs, label, invalid)
+
+    def _as_documented_json(self, response: httpx.Response) -> httpx.Response:
+        """A +json response (e.g. application/problem+json) relabelled as the application/json the spec
+        documents for its status, so that its body is still validated against that schema."""
+        received = _media_type(response.headers.get("content-type", ""))
+        if not received.endswith("+json"):
+            return response
+        converted = schemathesis.Response.from_any(response)
+        documented = set(map(_media_type, self.operation.schema.get_content_types(self.operation, converted)))
+        if received in documented or "application/json" not in documented:
+            return response
+        relabelled = httpx.Response(response.status_code, content=response.content, request=response.request)
+        relabelled.headers = httpx.Headers(response.headers)
+        relabelled.headers["content-type"] = "application/json"
+        relabelled.elapsed = response.elapsed
+        return relabelled
+
+    def _probe_auth(
+        self, session: FuzzSession, request: Request, inputs: dict[str, str], label: str, invalid: Auth
+    ) -> None:
+        """ignored_auth: the accepted request, replayed without and with invalid credentials, is refused."""
+        probes: tuple[tuple[str, str, Auth | None], ...] = (
+            ("none", "without credentials", None),
+            (f"invalid-{label}", f"with invalid {label} credentials", invalid),
+        )
+        for probe_label, how, probe_auth in probes:
+            note = f"FUZZ-006: the accepted request replayed {how}"
+            response = self._send(request, probe_label, probe_auth, note)
+            status = response.status_code
+            if status not in (401, 403) and not 300 <= status < 400:
+                detail = f"the request accepted with valid {label} credentials, sent {how}, got {status}"
+                session.record(Finding(IGNORED_AUTH, inputs, response, detail))
+
+    def _send(self, request: Request, label: str, auth: Auth | None, note: str) -> httpx.Response:
+        """Send a request once per credentials label; an identical request reuses the recorded response."""
+        key = (label, request)
+        if key not in self._responses:
+            headers = dict(request.headers)
+            response = self.client.request("GET", request.url, auth=auth, headers=headers, note=note)
+            exchange = response.extensions.get("exchange")
+            response.elapsed = timedelta(milliseconds=exchange.elapsed_ms if exchange else 0.0)
+            self._responses[key] = response
+        return self._responses[key]
