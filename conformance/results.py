@@ -14,6 +14,9 @@ from typing import Any, Literal
 Outcome = Literal["passed", "failed", "skipped", "error"]
 Verdict = Literal["pass", "fail", "error"]
 OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "skipped", "error")
+# Keys of results.json derived from the rest when it is written (the conformance statement):
+# reading a results.json back ignores them.
+DERIVED_KEYS = frozenset({"statement"})
 
 
 @dataclass
@@ -75,6 +78,9 @@ class RequirementResult:
     outcome: Outcome
     messages: list[str] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
+    # Set on a failed requirement when a baseline was applied (conformance/baseline.py):
+    # {"status": "new" | "accepted" | "expired", "reason": str | None, "expires": "YYYY-MM-DD" | None}
+    baseline: dict[str, str | None] | None = None
 
 
 @dataclass
@@ -97,13 +103,25 @@ class RunResult:
     error: str | None = None  # why no verdict could be reached, when verdict is "error"
     requests: dict[str, int] = field(default_factory=dict)  # requests sent, per phase
     status_coverage: dict[str, int] = field(default_factory=dict)  # status value -> fixtures observed
+    # tokens obtained for use: "requests" (token fetches) and "scope_sets" (distinct tenant/endpoint/scopes)
+    tokens: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # failed SHOULD requirements, one line each
+    # how the run treated the target: unsafe_methods, max_requests, max_rps, timeout_s, max_body_bytes,
+    # tls_verify ("on" | "ca-bundle" | "off"), production (a production target, confirmed)
+    mode: dict[str, Any] = field(default_factory=dict)
+    # bounds the run met: throttled_retries, throttle_wait_s, truncated_bodies, budget_spent, unresponsive
+    limits_hit: dict[str, Any] = field(default_factory=dict)
+    # With a baseline (--baseline): the CI gate, "pass" | "fail" | "error", which decides the exit code
+    # while ``verdict`` stays the plain conformance verdict; and what the baseline did (see baseline.py).
+    gate: Verdict | None = None
+    baseline: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        data = {key: value for key, value in data.items() if key not in DERIVED_KEYS}
         requirements = [
             RequirementResult(
                 **{

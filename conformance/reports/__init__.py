@@ -8,13 +8,16 @@ from pathlib import Path
 
 from conformance.reports.html import render_html
 from conformance.reports.junit import render_junit
+from conformance.reports.statement import conformance_statement
 from conformance.results import RunResult
 
 JSON_NAME, JUNIT_NAME, HTML_NAME = "results.json", "junit.xml", "report.html"
 
 
 def render_json(result: RunResult) -> str:
-    return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    """The results.json document: the conformance statement first, then the whole result."""
+    document = {"statement": conformance_statement(result), **result.to_dict()}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def write_reports(result: RunResult, directory: Path) -> dict[str, Path]:

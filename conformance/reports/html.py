@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -17,10 +16,15 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.config import STATUSES
+from conformance.reports.statement import (
+    LEVELS,
+    area_verdict,
+    by_area,
+    conformance_statement,
+)
 from conformance.results import OUTCOMES, CheckResult, RequirementResult, RunResult
 
 TEMPLATE = "report.html.j2"
-LEVELS = ("MUST", "SHOULD")
 NEVER_CURRENT = "unassigned"
 NEVER_CURRENT_NOTE = "never a current status (only an eventLog previousStatus)"
 UNCOVERED_NOTE = "no fixture holds it: the rules for this status went unchecked"
@@ -29,13 +33,11 @@ VERDICTS = {
     "fail": ("FAIL", "non-conformant"),
     "error": ("ERROR", "no verdict"),
 }
-REFERENCE_KIND = "reference implementation"
 # Opens every <details> before printing, so that a printed report shows all evidence. It is our own
 # constant (Markup: inserted verbatim, escaping would break it) and the page's CSP allows only its hash.
 PRINT_SCRIPT = Markup(
     'addEventListener("beforeprint",()=>document.querySelectorAll("details").forEach(d=>d.open=true));'
 )
-_SCOPE = re.compile(r"\bapi/[a-z]+\b")
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,12 @@ def render_html(result: RunResult, *, results_sha256: str | None = None) -> str:
         result=result,
         results_sha256=results_sha256,
         verdict=VERDICTS[result.verdict],
-        reference=result.target.get("kind") == REFERENCE_KIND,
+        gate=VERDICTS[result.gate] if result.gate else None,
+        statement=conformance_statement(result),
+        baseline_marked=[req for req in result.requirements if req.baseline],
         areas=areas_of(result),
         levels=LEVELS,
         outcomes=OUTCOMES,
-        skipped=[req for req in result.requirements if req.outcome == "skipped"],
-        schemes=schemes_exercised(result.requirements),
-        scopes=scopes_exercised(result.requirements),
         coverage=coverage_rows(result.status_coverage),
         detailed=[req for req in result.requirements if req.outcome in ("failed", "error")],
         noted=[(req, check) for req in result.requirements for check in req.checks if _has_notes(check)],
@@ -99,41 +100,10 @@ def _environment() -> jinja2.Environment:
 
 def areas_of(result: RunResult) -> list[AreaView]:
     """The areas in catalogue order, each with its requirements and verdict."""
-    grouped: dict[str, list[RequirementResult]] = {}
-    for req in result.requirements:
-        grouped.setdefault(req.area, []).append(req)
-    return [AreaView(name, area_verdict(reqs, strict=result.strict), reqs) for name, reqs in grouped.items()]
-
-
-def area_verdict(requirements: list[RequirementResult], *, strict: bool) -> str:
-    """fail if a MUST failed (any failure, with strict); else error, pass, or skipped if nothing ran."""
-    failed_levels = {req.level for req in requirements if req.outcome == "failed"}
-    if "MUST" in failed_levels or (strict and failed_levels):
-        return "fail"
-    if any(req.outcome == "error" for req in requirements):
-        return "error"
-    if any(req.outcome in ("passed", "failed") for req in requirements):
-        return "pass"
-    return "skipped"
-
-
-def schemes_exercised(requirements: list[RequirementResult]) -> list[str]:
-    """The authentication schemes whose checks reached a pass or fail."""
-    schemes = []
-    if _ran(requirements, "AUTH"):
-        schemes.append("HTTP Basic (Tenant ID + API secret)")
-    if _ran(requirements, "OAUTH") or _ran(requirements, "SCOPE"):
-        schemes.append("OAuth 2.0 Bearer (client credentials)")
-    return schemes
-
-
-def scopes_exercised(requirements: list[RequirementResult]) -> list[str]:
-    """The scopes named in the titles of SCOPE requirements whose checks reached a pass or fail."""
-    scopes: list[str] = []
-    for req in requirements:
-        if req.area == "SCOPE" and _decided(req):
-            scopes += [scope for scope in _SCOPE.findall(req.title) if scope not in scopes]
-    return scopes
+    return [
+        AreaView(name, area_verdict(reqs, strict=result.strict), reqs)
+        for name, reqs in by_area(result.requirements).items()
+    ]
 
 
 def coverage_rows(status_coverage: dict[str, int]) -> list[CoverageRow]:
@@ -154,15 +124,6 @@ def coverage_rows(status_coverage: dict[str, int]) -> list[CoverageRow]:
 def first_line(text: str) -> str:
     """The first non-empty line of a message, for a table cell."""
     return next((line for line in text.splitlines() if line.strip()), "")
-
-
-def _ran(requirements: list[RequirementResult], area: str) -> bool:
-    return any(_decided(req) for req in requirements if req.area == area)
-
-
-def _decided(req: RequirementResult) -> bool:
-    """Whether at least one check of the requirement reached a pass or a fail."""
-    return any(check.outcome in ("passed", "failed") for check in req.checks)
 
 
 def _has_notes(check: CheckResult) -> bool:

@@ -2,9 +2,20 @@
 
 Testcase names start with the requirement ID so that a CI reader sees which
 promise broke. A failed SHOULD requirement is a warning: it is rendered as a
-passed testcase with a ``WARNING (SHOULD)`` line, unless the run is strict.
+passed testcase with a ``WARNING (SHOULD)`` line, unless the run is strict. A
+failure the baseline accepts is rendered as skipped, with the reason.
 How a check maps to a JUnit status is decided in one place,
 :func:`junit_status`, so that new kinds of outcome need only a small change there.
+
+The document is valid against the Jenkins xUnit plugin's ``junit-10.xsd`` (the
+only JUnit schema a Jenkins or GitLab consumer validates against; copies in
+tests/data). That schema allows no ``<properties>`` inside a ``<testcase>``, so
+by default each testcase carries its properties (requirement, level, area,
+outcome, baseline) as ``[[PROPERTY|name=value]]`` lines at the top of its
+``<system-out>``, besides the requirement ID in its classname and name. With
+``testcase_properties=True`` (``enrolment-conformance report --junit-properties``)
+they are a ``<properties>`` element instead, which the Jenkins JUnit plugin shows
+(``keepProperties: true``) but junit-10.xsd rejects.
 """
 
 from __future__ import annotations
@@ -39,23 +50,37 @@ class JunitStatus:
         return {"failure": "failed"}.get(self.kind, self.kind)
 
 
-def render_junit(result: RunResult) -> str:
-    """The junit.xml document of a run."""
+def render_junit(result: RunResult, *, testcase_properties: bool = False) -> str:
+    """The junit.xml document of a run (testcase_properties: a <properties> element per testcase)."""
     root = ET.Element("testsuites", name=SUITE_PREFIX)
     for area, requirements in _by_area(result.requirements).items():
-        root.append(_suite(f"{SUITE_PREFIX}.{area}", _area_cases(requirements, result.strict), result))
+        cases = _area_cases(requirements, result.strict, testcase_properties)
+        root.append(_suite(f"{SUITE_PREFIX}.{area}", cases, result))
     if result.error and not any(req.outcome == "error" for req in result.requirements):
-        root.append(_suite(f"{SUITE_PREFIX}.RUN", [_run_error_case(result.error)], result))
-    _set_totals(root)
+        root.append(
+            _suite(f"{SUITE_PREFIX}.RUN", [_run_error_case(result.error, testcase_properties)], result)
+        )
+    _set_totals(root, skipped=False)  # junit-10.xsd has no skipped count on <testsuites>
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def junit_status(check: CheckResult, level: str, *, strict: bool) -> JunitStatus:
-    """Map one check instance to its JUnit status (a failed SHOULD is a warning unless strict)."""
+def junit_status(
+    check: CheckResult, level: str, *, strict: bool, baseline: dict[str, str | None] | None = None
+) -> JunitStatus:
+    """Map one check instance to its JUnit status.
+
+    A failed SHOULD is a warning unless strict; a failure of a requirement the
+    baseline accepts is skipped, with the reason; one whose entry expired, or that
+    is new while a baseline is in use, says so in its message.
+    """
     if check.outcome == "failed":
+        status = (baseline or {}).get("status")
+        if status == "accepted":
+            return JunitStatus("skipped", _accepted_message(baseline or {}, check), _detail(check))
         kind: JunitKind = "failure" if level == "MUST" or strict else "warning"
-        return JunitStatus(kind, _first_line(check.message), _detail(check))
+        prefix = {"expired": f"baseline entry expired on {(baseline or {}).get('expires')}: ", "new": "new: "}
+        return JunitStatus(kind, prefix.get(status or "", "") + _first_line(check.message), _detail(check))
     if check.outcome == "error":
         return JunitStatus("error", _first_line(check.message), _detail(check))
     if check.outcome == "skipped":
@@ -71,43 +96,59 @@ def _by_area(requirements: list[RequirementResult]) -> dict[str, list[Requiremen
     return areas
 
 
-def _area_cases(requirements: list[RequirementResult], strict: bool) -> list[ET.Element]:
+def _area_cases(requirements: list[RequirementResult], strict: bool, as_element: bool) -> list[ET.Element]:
     """The testcases of one area: one per check, or one skipped case for a requirement without checks."""
     cases = []
     for req in requirements:
         if not req.checks:
             reason = req.messages[0] if req.messages else "no check ran"
-            cases.append(_case(req, f"{req.id} (no check ran)", 0.0, JunitStatus("skipped", reason)))
+            status = JunitStatus("skipped", reason)
+            cases.append(_case(req, f"{req.id} (no check ran)", 0.0, status, as_element=as_element))
         for check in req.checks:
-            status = junit_status(check, req.level, strict=strict)
-            cases.append(_case(req, f"{req.id} {check.name}", check.duration_s, status, check.notes))
+            status = junit_status(check, req.level, strict=strict, baseline=req.baseline)
+            name = f"{req.id} {check.name}"
+            cases.append(_case(req, name, check.duration_s, status, check.notes, as_element=as_element))
     return cases
 
 
 def _case(
-    req: RequirementResult, name: str, duration_s: float, status: JunitStatus, notes: list[str] | None = None
+    req: RequirementResult,
+    name: str,
+    duration_s: float,
+    status: JunitStatus,
+    notes: list[str] | None = None,
+    *,
+    as_element: bool = False,
 ) -> ET.Element:
     """One testcase element with its properties, status child and system-out."""
     case = ET.Element("testcase", name=_clean(name), classname=f"conformance.{req.area}.{req.id}")
     case.set("time", _seconds(duration_s))
     properties = {"requirement": req.id, "level": req.level, "area": req.area, "outcome": status.outcome}
-    case.append(_properties(properties))
+    if req.baseline and req.outcome == "failed":
+        properties["baseline"] = req.baseline.get("status") or ""
+    if as_element:
+        case.append(_properties(properties))
     if status.kind in ("failure", "error"):
         child = ET.SubElement(case, status.kind, message=_clean(status.message), type=_error_type(status))
         child.text = _clean(status.detail)
     elif status.kind == "skipped":
-        ET.SubElement(case, "skipped", message=_clean(status.message))
-    output = _system_out(status, notes or [])
+        child = ET.SubElement(case, "skipped", message=_clean(status.message))
+        if status.detail:
+            child.text = _clean(status.detail)
+    output = _system_out(status, notes or [], {} if as_element else properties)
     if output:
         ET.SubElement(case, "system-out").text = _clean(output)
     return case
 
 
-def _run_error_case(error: str) -> ET.Element:
+def _run_error_case(error: str, as_element: bool) -> ET.Element:
     """A testcase that carries why the run reached no verdict (e.g. the target was unreachable)."""
     case = ET.Element("testcase", name="RUN no verdict", classname="conformance.RUN", time=_seconds(0.0))
-    case.append(_properties({"outcome": "error"}))
+    if as_element:
+        case.append(_properties({"outcome": "error"}))
     ET.SubElement(case, "error", message=_clean(_first_line(error)), type="error").text = _clean(error)
+    if not as_element:
+        ET.SubElement(case, "system-out").text = _property_lines({"outcome": "error"})
     return case
 
 
@@ -123,12 +164,24 @@ def _error_type(status: JunitStatus) -> str:
     return "AssertionError" if status.kind == "failure" else "error"
 
 
-def _system_out(status: JunitStatus, notes: list[str]) -> str:
-    """The warning line (with its evidence) and the check's notes, if any."""
+def _system_out(status: JunitStatus, notes: list[str], properties: dict[str, str]) -> str:
+    """The property lines, the warning line (with its evidence) and the check's notes, if any."""
     lines = [f"note: {note}" for note in notes]
     if status.kind == "warning":
         lines.insert(0, f"WARNING (SHOULD): {status.detail}")
+    if properties:
+        lines.insert(0, _property_lines(properties))
     return "\n".join(lines)
+
+
+def _property_lines(properties: dict[str, str]) -> str:
+    """Properties as ``[[PROPERTY|name=value]]`` lines, the system-out form test-management tools read."""
+    return "\n".join(f"[[PROPERTY|{name}={_clean(value)}]]" for name, value in properties.items())
+
+
+def _accepted_message(baseline: dict[str, str | None], check: CheckResult) -> str:
+    until = f" (until {baseline['expires']})" if baseline.get("expires") else ""
+    return f"accepted by baseline: {baseline.get('reason')}{until}; failure: {_first_line(check.message)}"
 
 
 def _suite(name: str, cases: list[ET.Element], result: RunResult) -> ET.Element:
@@ -140,11 +193,12 @@ def _suite(name: str, cases: list[ET.Element], result: RunResult) -> ET.Element:
     return suite
 
 
-def _set_totals(element: ET.Element) -> None:
-    """Set tests/failures/errors/skipped/time on a testsuite(s) element from the testcases inside it."""
+def _set_totals(element: ET.Element, *, skipped: bool = True) -> None:
+    """Set tests/failures/errors/(skipped)/time on a testsuite(s) element from the testcases inside it."""
     cases = list(element.iter("testcase"))
     element.set("tests", str(len(cases)))
-    for attribute, tag in (("failures", "failure"), ("errors", "error"), ("skipped", "skipped")):
+    counted = [("failures", "failure"), ("errors", "error")] + ([("skipped", "skipped")] if skipped else [])
+    for attribute, tag in counted:
         element.set(attribute, str(sum(1 for case in cases if case.find(tag) is not None)))
     element.set("time", _seconds(sum(float(case.get("time", "0")) for case in cases)))
 
