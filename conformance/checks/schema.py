@@ -1,0 +1,167 @@
+"""SCHEMA: the 200 body against the spec's Enrolment schema, the IDs it echoes, its media type.
+
+Unknown extra fields are allowed (the contract says they must be tolerated):
+SCHEMA-001 lists them as a note in the report instead of failing. Formats are
+checked (``date-time`` needs rfc3339-validator, from jsonschema[format-nongpl]);
+the check refuses to pass if the installed jsonschema cannot check them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import ValidationError
+
+from conformance.auth import BearerAuth
+from conformance.checks.status import ABSENT, event_objects, listed, shown
+from conformance.client import Client
+from conformance.expect import CheckFailed, is_json_content_type, json_object
+from conformance.plugin import EnrolmentRead
+from conformance.spec import schema_validator
+
+SCHEMA_NAME = "Enrolment"
+IMPOSSIBLE_DATE_TIME = "2023-02-30T09:09:16Z"
+
+
+class FormatCheckingUnavailable(RuntimeError):
+    """The installed jsonschema cannot check date-time formats: SCHEMA-001 would pass what it should fail."""
+
+
+def _expect_200(response: httpx.Response) -> None:
+    if response.status_code != 200:
+        pytest.skip(
+            f"needs a 200 read of the fixture enrolment; the target answered {response.status_code} "
+            "(AUTH-001 reports it)"
+        )
+
+
+def _shortened(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _where(error: ValidationError) -> str:
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path)
+    return "$" + path
+
+
+def _declared(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema itself, or the spec schema its local $ref points to."""
+    while "$ref" in schema:
+        node: Any = spec
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        schema = node
+    return schema
+
+
+def extra_fields(spec: dict[str, Any], body: dict[str, Any]) -> list[str]:
+    """The fields of the body (and of each event) that the schema does not declare, as readable items."""
+    enrolment = _declared(spec, spec["components"]["schemas"][SCHEMA_NAME])
+    event = _declared(spec, enrolment["properties"]["eventLog"]["items"])
+    extras = [name for name in body if name not in enrolment["properties"]]
+    by_field: dict[str, list[str]] = {}
+    for index, entry in event_objects(body):
+        for name in entry:
+            if name not in event["properties"]:
+                by_field.setdefault(name, []).append(str(index))
+    extras += [f"eventLog[{','.join(indexes)}].{name}" for name, indexes in by_field.items()]
+    return extras
+
+
+@pytest.mark.requirement("SCHEMA-001")
+def check_body_matches_the_schema(
+    enrolment_response: httpx.Response, spec: dict[str, Any], note: Callable[[str], None]
+) -> None:
+    """SCHEMA-001: the 200 body is a JSON object valid against the spec's Enrolment schema, with formats."""
+    _expect_200(enrolment_response)
+    body = json_object(enrolment_response, "200 response to a valid Basic read")
+    validator = schema_validator(spec, SCHEMA_NAME)
+    if validator.format_checker is None or validator.format_checker.conforms(
+        IMPOSSIBLE_DATE_TIME, "date-time"
+    ):
+        raise FormatCheckingUnavailable(
+            "jsonschema does not check the date-time format here: install rfc3339-validator "
+            "(jsonschema[format-nongpl])"
+        )
+    extras = extra_fields(spec, body)
+    if extras:
+        note(f"unknown extra fields (allowed): {', '.join(extras)}")
+    errors = sorted(
+        validator.iter_errors(body), key=lambda error: [str(part) for part in error.absolute_path]
+    )
+    if errors:
+        found = [f"{_where(error)}: {_shortened(error.message)}" for error in errors]
+        raise CheckFailed(
+            f"expected the body to match the {SCHEMA_NAME} schema of the spec; received "
+            f"{len(errors)} violation(s): {listed(found)}",
+            response=enrolment_response,
+        )
+
+
+@pytest.mark.requirement("SCHEMA-002")
+def check_id_is_the_requested_one(enrolment_read: EnrolmentRead) -> None:
+    """SCHEMA-002: id equals the enrolmentId requested in the path, exactly."""
+    expected = enrolment_read.fixture.enrolment_id
+    received = (enrolment_read.body or {}).get("id")
+    if received != expected:
+        raise CheckFailed(
+            f'id: expected "{expected}" (the enrolmentId requested), received {shown(received)}',
+            response=enrolment_read.response,
+        )
+
+
+@pytest.mark.requirement("SCHEMA-003")
+def check_assignment_id_is_the_path_one(enrolment_read: EnrolmentRead) -> None:
+    """SCHEMA-003: assignmentId equals the assignmentId in the path, exactly."""
+    expected = enrolment_read.fixture.assignment_id
+    received = (enrolment_read.body or {}).get("assignmentId")
+    if received != expected:
+        raise CheckFailed(
+            f'assignmentId: expected "{expected}" (the assignmentId in the path), received {shown(received)}',
+            response=enrolment_read.response,
+        )
+
+
+@pytest.mark.requirement("SCHEMA-004")
+def check_200_is_json(enrolment_response: httpx.Response) -> None:
+    """SCHEMA-004: a 200 response has a JSON Content-Type (application/json or +json, parameters allowed)."""
+    _expect_200(enrolment_response)
+    if not is_json_content_type(enrolment_response):
+        received = enrolment_response.headers.get("content-type", "no Content-Type header")
+        raise CheckFailed(
+            f"Content-Type: expected application/json (or a +json type), received {received}",
+            response=enrolment_response,
+        )
+
+
+@pytest.mark.requirement("SCHEMA-005")
+def check_bearer_read_is_the_same(
+    client: Client, bearer: Callable[..., BearerAuth], enrolment_read: EnrolmentRead
+) -> None:
+    """SCHEMA-005: a bearer (api/read) read returns the same JSON as the Basic read, field for field."""
+    fixture = enrolment_read.fixture
+    response = client.get_enrolment(
+        fixture.assignment_id,
+        fixture.enrolment_id,
+        auth=bearer("api/read"),
+        note="the same enrolment, read with Bearer",
+    )
+    if response.status_code != 200:
+        pytest.skip(
+            f"the bearer (api/read) read answered {response.status_code}, not 200 (SCOPE-001 reports it)"
+        )
+    body = json_object(response, "200 response to a bearer read")
+    basic = enrolment_read.body or {}
+    differing = [
+        f"{name} (Basic: {shown(basic.get(name, ABSENT))}, Bearer: {shown(body.get(name, ABSENT))})"
+        for name in sorted(basic.keys() | body.keys())
+        if basic.get(name, ABSENT) != body.get(name, ABSENT)
+    ]
+    if differing:
+        raise CheckFailed(
+            f"expected the same JSON body as the Basic read; received differing fields: {listed(differing)}",
+            response=response,
+        )
