@@ -1,7 +1,9 @@
-"""The command line: ``enrolment-conformance run | serve | requirements | faults``.
+"""The command line: ``enrolment-conformance run | serve | requirements | faults | report | diff``.
 
 Exit codes of ``run``: 0 conformant, 1 non-conformant, 2 usage or configuration
 error, 3 no verdict (target unreachable or another infrastructure error).
+With ``--baseline`` the gate decides instead of the verdict: 1 only for failures
+the baseline does not accept (new, or past their expiry); see conformance/baseline.py.
 Every non-zero exit prints one line on stderr saying why.
 """
 
@@ -10,16 +12,27 @@ from __future__ import annotations
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from conformance import __version__
+from conformance.client import ClientLimits
 from conformance.config import ConfigError, Overrides, Settings, apply_run_options, load_settings
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 VERDICT_EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "error": EXIT_ERROR}
-SECRET_FLAGS = ("--api-secret", "--secret", "--client-secret", "--password", "--token")
+SECRET_FLAGS = (
+    "--api-secret",
+    "--secret",
+    "--client-secret",
+    "--password",
+    "--token",
+    "--access-token",
+    "--api-key",
+)
+DEFAULT_MAX_RPS = 20.0  # for a target the user names; the bundled reference target is not rate-limited
 
 
 class UsageFailure(click.ClickException):
@@ -34,8 +47,9 @@ class UsageFailure(click.ClickException):
 def _refuse_secret_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is not None:
         raise UsageFailure(
-            f"{param.opts[0]} is refused: secrets on the command line leak into shell history and process "
-            "lists; export the secret in an environment variable and name it in credentials.api_secret_env"
+            "a secret on the command line is refused (--api-secret, --secret, --client-secret, --password, "
+            "--token ...): it would leak into shell history and process lists; export it in "
+            "ENROLMENT_API_SECRET, or in the variable that credentials.api_secret_env names"
         )
 
 
@@ -51,16 +65,77 @@ def cli() -> None:
 @click.option("--token-url", help="Public-API token endpoint, with {tenantId}.")
 @click.option("--webhooks-token-url", help="Webhooks token endpoint, with {tenantId}.")
 @click.option("--tenant-id", help="Tenant ID (the secret is read from ENROLMENT_API_SECRET or the config).")
-@click.option("--env", "environment", type=click.Choice(["staging", "production", "staging-mea", "production-mea"]))
-@click.option("--reports", "reports_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
-@click.option("--spec", "spec_path", type=click.Path(path_type=Path), help="Run from another OpenAPI document.")
-@click.option("-k", "select", help="Only run checks matching this pytest -k expression (e.g. 'AUTH or ERR-003').")
+@click.option(
+    "--env", "environment", type=click.Choice(["staging", "production", "staging-mea", "production-mea"])
+)
+@click.option(
+    "--reports", "reports_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option(
+    "--spec", "spec_path", type=click.Path(path_type=Path), help="Run from another OpenAPI document."
+)
+@click.option(
+    "-k", "select", help="Only run checks matching this pytest -k expression (e.g. 'AUTH or ERR-003')."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for property-based generation.")
 @click.option("--max-examples", type=int, default=100, show_default=True, help="Generated cases per mode.")
 @click.option("--strict", is_flag=True, help="Failed SHOULD requirements fail the run too.")
 @click.option("--fault", "faults", multiple=True, help="(no target only) switch on a reference-target fault.")
-@click.option("--api-secret", "--secret", "--client-secret", expose_value=False, hidden=True,
-              callback=_refuse_secret_flag)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path),
+    help="TOML file of accepted failures: exit 1 only for failures not in it or past their expiry.",
+)
+@click.option(
+    "--baseline-write",
+    type=click.Path(path_type=Path),
+    help="Write the run's failures to this TOML file as a (refreshed) baseline.",
+)
+@click.option(
+    "--allow-unsafe-methods",
+    is_flag=True,
+    help="Also send POST, PUT, PATCH and DELETE to the API (the 405 checks). Off: read-only.",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(min=1),
+    default=ClientLimits.max_requests,
+    show_default=True,
+    help="Request budget of the run; checks left when it is spent are errors.",
+)
+@click.option(
+    "--max-rps",
+    type=click.FloatRange(min=0),
+    default=None,
+    help=f"Requests per second at most [default: {DEFAULT_MAX_RPS:g} for a target you name, "
+    "unlimited for the bundled reference target; 0: unlimited].",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=ClientLimits.timeout_s,
+    show_default=True,
+    help="Seconds one request may take in all (connect, headers, body).",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=ClientLimits.max_body_bytes,
+    show_default=True,
+    help="Response bodies are read up to this size; the rest is dropped.",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM file of CA certificates to trust as well (e.g. an internal CA).",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (prints a warning).")
+@click.option(
+    "--confirm-production", is_flag=True, help="Required to run against a production environment or host."
+)
+@click.option(*SECRET_FLAGS, "secret_flag", expose_value=False, hidden=True, callback=_refuse_secret_flag)
 def run(
     config_file: Path | None,
     base_url: str | None,
@@ -75,14 +150,29 @@ def run(
     max_examples: int,
     strict: bool,
     faults: tuple[str, ...],
+    baseline_file: Path | None,
+    baseline_write: Path | None,
+    allow_unsafe_methods: bool,
+    max_requests: int,
+    max_rps: float | None,
+    timeout_s: float,
+    max_body_bytes: int,
+    ca_bundle: Path | None,
+    insecure: bool,
+    confirm_production: bool,
 ) -> None:
     """Run the conformance suite and write junit.xml, report.html and results.json.
 
     With no target (no --config, --base-url or --env) it starts the bundled
     reference implementation on loopback and tests that.
+
+    The run is read-only unless --allow-unsafe-methods, and never exceeds
+    --max-requests or --max-rps. Exit codes: 0 conformant, 1 not conformant,
+    2 usage or configuration error, 3 no verdict (unreachable target, TLS or DNS
+    failure, budget spent, target stopped answering ...).
     """
     from conformance.reports import write_reports
-    from conformance.runner import execute
+    from conformance.runner import RunOptions, execute
 
     overrides = Overrides(
         base_url=base_url,
@@ -99,62 +189,174 @@ def run(
     )
     has_target = bool(config_file or base_url or environment)
     if faults and has_target:
-        raise UsageFailure("--fault applies to the bundled reference target only; drop --config/--base-url/--env")
+        raise UsageFailure(
+            "--fault applies to the bundled reference target only; drop --config/--base-url/--env"
+        )
+    baseline = _load_baseline(baseline_file)
+    if insecure and ca_bundle:
+        raise UsageFailure("--insecure and --ca-bundle contradict each other: give one")
+    if max_rps is None:
+        max_rps = DEFAULT_MAX_RPS if has_target else 0.0
+    options = RunOptions(
+        limits=ClientLimits(
+            timeout_s=timeout_s,
+            max_requests=max_requests,
+            max_rps=max_rps or None,
+            max_body_bytes=max_body_bytes,
+        ),
+        allow_unsafe_methods=allow_unsafe_methods,
+        ca_bundle=ca_bundle,
+        insecure=insecure,
+        production_confirmed=confirm_production,
+    )
+    if insecure:
+        click.echo(
+            "warning: --insecure: TLS certificates are NOT verified; whoever can intercept the connection "
+            "can read the credentials",
+            err=True,
+        )
     started = time.perf_counter()
     try:
         if has_target:
             settings = load_settings(config_file, overrides)
-            result = execute(settings)
+            result = execute(settings, options)
         else:
-            result = _run_against_reference(overrides, faults)
+            result = _run_against_reference(overrides, faults, options)
     except ConfigError as exc:
         raise UsageFailure(str(exc)) from None
+    result = _apply_baseline(result, baseline)
     paths = write_reports(result, reports_dir)
+    _write_baseline(result, baseline, baseline_write)
     _print_summary(result, paths, time.perf_counter() - started)
-    sys.exit(VERDICT_EXIT[result.verdict])
+    sys.exit(VERDICT_EXIT[result.gate or result.verdict])
 
 
-def _run_against_reference(overrides: Overrides, faults: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    from conformance.reference.server import ReferenceServer, reference_settings
+def _run_against_reference(overrides: Overrides, faults: tuple[str, ...], options):  # type: ignore[no-untyped-def]
+    from conformance.reference.server import SECRET_ENVS, ReferenceServer, reference_settings
     from conformance.runner import execute
 
-    with ReferenceServer(faults=faults) as server:
+    # The reference target's secrets are random per run, unless both variables are set (the secret-scan
+    # test sets them, to look for known values in everything the run writes).
+    given = {tenant: os.environ.get(env, "") for tenant, env in SECRET_ENVS.items()}
+    secrets = given if all(given.values()) else None
+    with ReferenceServer(faults=faults, secrets=secrets) as server:
         settings: Settings = apply_run_options(reference_settings(server), overrides)
-        return execute(settings)
+        return execute(settings, options)
 
 
 def _print_summary(result, paths: dict[str, Path], seconds: float) -> None:  # type: ignore[no-untyped-def]
+    from conformance.baseline import console_label, console_note, gate_error, gate_line
+    from conformance.baseline import summary_lines as baseline_summary
     from conformance.reports import JSON_NAME, results_sha256
 
     counts = result.counts
     target = result.target["base_url"]
-    kind = " (bundled reference implementation)" if result.target.get("kind") == "reference implementation" else ""
+    kind = (
+        " (bundled reference implementation)"
+        if result.target.get("kind") == "reference implementation"
+        else ""
+    )
     if result.reference_faults:
         kind += f" with fault(s) {', '.join(result.reference_faults)}"
     click.echo(f"enrolment-conformance {result.suite_version} against {target}{kind}")
+    if result.mode:
+        click.echo(f"mode: {describe_mode(result.mode)}")
     for req in result.requirements:
         if req.outcome in ("failed", "error"):
             label = "FAIL" if req.outcome == "failed" else "ERROR"
             if req.outcome == "failed" and req.level == "SHOULD" and not result.strict:
                 label = "WARN"
-            message = req.messages[0] if req.messages else req.title
+            label = console_label(req) or label  # ACCEPTED: a failure the baseline accepts
+            message = console_note(req) + (req.messages[0] if req.messages else req.title)
             click.echo(f"  {label:5} {req.id} ({req.level}) {message[:220]}")
     requests = result.requests.get("total", 0)
     click.echo(
         f"{counts['total']} requirements: {counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['skipped']} skipped, {counts['error']} error; {requests} requests in {seconds:.1f} s"
     )
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning[:300]}")
+    for line in baseline_summary(result):
+        click.echo(line)
     for name, path in paths.items():
         click.echo(f"  {name}: {path}")
     click.echo(f"results.json sha256: {results_sha256(paths[JSON_NAME])}")
     verdict = {"pass": "PASS: conformant", "fail": "FAIL: non-conformant", "error": "ERROR: no verdict"}
     click.echo(f"verdict: {verdict[result.verdict]}")
-    if result.verdict == "fail":
-        failed = [r.id for r in result.requirements if r.outcome == "failed" and (r.level == "MUST" or result.strict)]
-        click.echo(f"error: the target is not conformant: {len(failed)} requirement(s) failed: {', '.join(failed)}",
-                   err=True)
+    if result.gate is not None:  # with --baseline, the gate decides the exit code
+        click.echo(gate_line(result))
+        if result.gate != "pass":
+            click.echo(f"error: {gate_error(result)}", err=True)
+    elif result.verdict == "fail":
+        failed = [
+            r.id
+            for r in result.requirements
+            if r.outcome == "failed" and (r.level == "MUST" or result.strict)
+        ]
+        click.echo(
+            f"error: the target is not conformant: {len(failed)} requirement(s) failed: {', '.join(failed)}",
+            err=True,
+        )
     elif result.verdict == "error":
         click.echo(f"error: {result.error}", err=True)
+
+
+def _load_baseline(path: Path | None):  # type: ignore[no-untyped-def]
+    """The --baseline file, checked before the run so that a bad file costs no requests (exit 2)."""
+    from conformance.baseline import BaselineError, load_baseline
+
+    if path is None:
+        return None
+    try:
+        return load_baseline(path)
+    except BaselineError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+def _apply_baseline(result, baseline):  # type: ignore[no-untyped-def]
+    from conformance.baseline import apply_baseline
+
+    return result if baseline is None else apply_baseline(result, baseline, datetime.now(UTC).date())
+
+
+def _write_baseline(result, previous, path: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """--baseline-write: record the run's failures (refreshing the --baseline file's entries, if any)."""
+    from conformance.baseline import written_baseline
+
+    if path is None:
+        return
+    if result.verdict == "error" and not any(req.outcome == "failed" for req in result.requirements):
+        click.echo(f"warning: baseline not written to {path}: the run reached no verdict", err=True)
+        return
+    try:
+        path.write_text(written_baseline(result, previous, datetime.now(UTC).date()), encoding="utf-8")
+    except OSError as exc:
+        raise UsageFailure(f"cannot write the baseline {path}: {exc.strerror or exc}") from None
+    failed = sum(1 for req in result.requirements if req.outcome == "failed")
+    click.echo(f"baseline written: {path} ({failed} failed requirement(s) recorded; edit each reason)")
+
+
+def describe_mode(mode: dict) -> str:  # type: ignore[type-arg]
+    """One line saying how the run treated the target (from results.json's mode)."""
+    methods = (
+        "unsafe methods allowed"
+        if mode.get("unsafe_methods")
+        else "read-only (GET/HEAD; POST to token endpoints)"
+    )
+    rps = mode.get("max_rps")
+    parts = [
+        methods,
+        f"at most {mode.get('max_requests')} requests",
+        f"{rps:g} requests/s" if rps else "no rate limit",
+        f"timeout {mode.get('timeout_s'):g} s",
+        f"bodies capped at {mode.get('max_body_bytes')} bytes",
+        {"on": "TLS verified", "ca-bundle": "TLS verified (with --ca-bundle)", "off": "TLS NOT verified"}.get(
+            str(mode.get("tls_verify")), "TLS ?"
+        ),
+    ]
+    if mode.get("production"):
+        parts.append("production (confirmed)")
+    return ", ".join(parts)
 
 
 @cli.command()
@@ -173,7 +375,9 @@ def serve(port: int, faults: tuple[str, ...], write_config: Path | None) -> None
 
 
 @cli.command()
-@click.option("--area", help="Only this area (AUTH, OAUTH, SCOPE, STATUS, DATE, SCHEMA, ERR, ISO, HTTP, FUZZ).")
+@click.option(
+    "--area", help="Only this area (AUTH, OAUTH, SCOPE, STATUS, DATE, SCHEMA, ERR, ISO, HTTP, FUZZ)."
+)
 def requirements(area: str | None) -> None:
     """List the requirements catalogue: ID, area, level, title and source."""
     from conformance.catalogue import load_catalogue
@@ -195,17 +399,105 @@ def faults() -> None:
         click.echo(f"{fault.name:40} {fault.description}  [{caught_by}]")
 
 
-def main() -> int:
-    """Console-script entry point."""
+@cli.command()
+@click.argument("results_file", metavar="RESULTS_JSON", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="HTML file to write [default: report.html beside RESULTS_JSON].",
+)
+@click.option("--junit", "junit_out", type=click.Path(path_type=Path), help="Also write a junit.xml here.")
+@click.option(
+    "--junit-properties",
+    is_flag=True,
+    help="In that junit.xml, give each testcase a <properties> element (shown by the Jenkins JUnit "
+    "plugin with keepProperties; not valid against junit-10.xsd).",
+)
+def report(results_file: Path, out: Path | None, junit_out: Path | None, junit_properties: bool) -> None:
+    """Re-render report.html (and optionally junit.xml) from a saved results.json.
+
+    The report shows the SHA-256 of RESULTS_JSON: it matches the
+    "results.json sha256" line at the end of the run that wrote the file, if the
+    file is unchanged. Exit 0 when rendered, 2 when RESULTS_JSON cannot be read.
+    """
+    from conformance.diffing import ResultsError, load_results
+    from conformance.reports import results_sha256
+    from conformance.reports.html import render_html
+    from conformance.reports.junit import render_junit
+
     try:
-        cli.main(standalone_mode=True)
-    except KeyboardInterrupt:
+        result = load_results(results_file)
+    except ResultsError as exc:
+        raise UsageFailure(str(exc)) from None
+    out = out or results_file.parent / "report.html"
+    if out.resolve() == results_file.resolve():
+        raise UsageFailure(f"--out {out} would overwrite the results file")
+    digest = results_sha256(results_file)
+    try:
+        out.write_text(render_html(result, results_sha256=digest), encoding="utf-8")
+        if junit_out:
+            junit_out.write_text(render_junit(result, testcase_properties=junit_properties), encoding="utf-8")
+    except OSError as exc:
+        raise UsageFailure(f"cannot write the report: {exc.strerror or exc}") from None
+    click.echo(f"report.html: {out}")
+    if junit_out:
+        click.echo(f"junit.xml: {junit_out}")
+    click.echo(f"results.json sha256: {digest}")
+    gate = f"; gate {result.gate.upper()}" if result.gate else ""
+    where = f"{result.target.get('base_url')}, {result.started_at}"
+    click.echo(f"verdict: {result.verdict.upper()} ({where}){gate}")
+
+
+@cli.command()
+@click.argument("old_file", metavar="OLD_JSON", type=click.Path(path_type=Path))
+@click.argument("new_file", metavar="NEW_JSON", type=click.Path(path_type=Path))
+def diff(old_file: Path, new_file: Path) -> None:
+    """Print what changed between two saved results.json: newly failing, newly passing, other changes.
+
+    Exit 0 when nothing newly fails at MUST level (any level if NEW ran with
+    --strict), 1 when something does, 2 when a file cannot be read.
+    """
+    from conformance.diffing import ResultsError, diff_results, format_diff, load_results
+
+    try:
+        old, new = load_results(old_file), load_results(new_file)
+    except ResultsError as exc:
+        raise UsageFailure(str(exc)) from None
+    changes = diff_results(old, new)
+    for line in format_diff(changes, str(old_file), str(new_file)):
+        click.echo(line)
+    if changes.blocking:
+        ids = ", ".join(change.id for change in changes.blocking)
+        click.echo(f"error: {len(changes.blocking)} requirement(s) newly failing: {ids}", err=True)
+        sys.exit(EXIT_FAIL)
+
+
+def main() -> int:
+    """Console-script entry point: every failure ends with one line on stderr and an exit code."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message(), err=True)
+        return EXIT_USAGE
+    except click.UsageError as exc:
+        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        click.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("error: interrupted", err=True)
         return EXIT_ERROR
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("ENROLMENT_CONFORMANCE_DEBUG"):
             raise
-        click.echo(f"error: internal error: {exc.__class__.__name__}: {exc} "
-                   "(set ENROLMENT_CONFORMANCE_DEBUG=1 for the traceback)", err=True)
+        from conformance.runner import redact_text
+
+        message = redact_text(" ".join(f"{exc.__class__.__name__}: {exc}".split()))
+        click.echo(
+            f"error: internal error: {message} (set ENROLMENT_CONFORMANCE_DEBUG=1 for the traceback)",
+            err=True,
+        )
         return EXIT_ERROR
-    return EXIT_PASS
+    return code if isinstance(code, int) else EXIT_PASS

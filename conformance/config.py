@@ -67,7 +67,9 @@ ENVIRONMENTS: dict[str, Environment] = {
         ),
     )
 }
-PRODUCTION_HOSTS = frozenset(urlsplit(env.base_url).hostname for env in ENVIRONMENTS.values() if env.production)
+PRODUCTION_HOSTS = frozenset(
+    urlsplit(env.base_url).hostname for env in ENVIRONMENTS.values() if env.production
+)
 
 
 class ConfigError(Exception):
@@ -195,7 +197,9 @@ def load_settings(
     base_url = overrides.base_url or _str(target_data, "base_url", "target.") or (preset and preset.base_url)
     if not base_url:
         raise ConfigError("no target: give --base-url, --env or a config file with target.base_url")
-    token_url = overrides.token_url or _str(target_data, "token_url", "target.") or (preset and preset.token_url)
+    token_url = (
+        overrides.token_url or _str(target_data, "token_url", "target.") or (preset and preset.token_url)
+    )
     webhooks_token_url = (
         overrides.webhooks_token_url
         or _str(target_data, "webhooks_token_url", "target.")
@@ -224,7 +228,9 @@ def load_settings(
             raise ConfigError("credentials.other_tenant.tenant_id is missing")
         if other_id == tenant.tenant_id:
             raise ConfigError("credentials.other_tenant.tenant_id must differ from credentials.tenant_id")
-        other_env = _str(other_data, "api_secret_env", "credentials.other_tenant.") or DEFAULT_OTHER_SECRET_ENV
+        other_env = (
+            _str(other_data, "api_secret_env", "credentials.other_tenant.") or DEFAULT_OTHER_SECRET_ENV
+        )
         other_secret = _secret(environ, other_env, "credentials.other_tenant.api_secret_env")
         other_tenant = Credentials(other_id, other_secret, other_env)
 
@@ -341,3 +347,24 @@ def _fixtures(data: Mapping[str, Any], key: str) -> tuple[FixtureEnrolment, ...]
             raise ConfigError(f"{where}.status must be one of {', '.join(STATUSES)}, got {status!r}")
         fixtures.append(FixtureEnrolment(ids["assignment_id"], ids["enrolment_id"], status))
     return tuple(fixtures)
+
+
+# Every host of a production environment: its API and both token endpoints.
+PRODUCTION_ANY_HOSTS = frozenset(
+    urlsplit(url).hostname
+    for env in ENVIRONMENTS.values()
+    if env.production
+    for url in (env.base_url, env.token_url, env.webhooks_token_url)
+)
+
+
+def production_target(settings: Settings) -> str | None:
+    """Why the run would touch production (the --env, or a production host in any target URL), or None."""
+    if settings.environment and ENVIRONMENTS[settings.environment].production:
+        return f"--env {settings.environment}"
+    target = settings.target
+    for url in (target.base_url, target.token_url, target.webhooks_token_url):
+        host = urlsplit(url.replace("{tenantId}", "tenant")).hostname if url else None
+        if host and host.lower().rstrip(".") in PRODUCTION_ANY_HOSTS:
+            return f"{host} is a production host"
+    return None

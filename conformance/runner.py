@@ -2,26 +2,36 @@
 
 ``execute()`` is the whole run minus the command line: it never raises for a
 misbehaving target; it returns a RunResult whose verdict says pass, fail or
-error (no verdict could be reached, with the reason).
+error (no verdict could be reached, with the reason). It raises ConfigError
+only for what the user must change (a production target without confirmation,
+an unusable --ca-bundle, a -k that selects no check).
+
+Everything in the RunResult it returns has been through the run's redactor a
+last time (every string, wherever it sits), so no report can show a secret.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
 
 from conformance import __version__
 from conformance.catalogue import load_catalogue
-from conformance.client import Client, ClientLimits, describe_error
-from conformance.config import Settings
+from conformance.client import Client, ClientLimits, InfrastructureError, describe_error
+from conformance.config import ConfigError, Settings, production_target
 from conformance.plugin import ConformancePlugin
 from conformance.redact import Redactor
 from conformance.results import (
@@ -41,37 +51,61 @@ CHECKS_PACKAGE = "conformance.checks"
 class RunOptions:
     """How the run behaves towards the target (safety bounds)."""
 
-    limits: ClientLimits = ClientLimits()
+    limits: ClientLimits = field(default_factory=ClientLimits)
     allow_unsafe_methods: bool = False
-    verify: bool | str = True
+    ca_bundle: Path | None = None  # extra CA certificates to trust (PEM), added to the default ones
+    insecure: bool = False  # no TLS certificate verification at all
+    production_confirmed: bool = False  # the user confirmed a production target (--confirm-production)
+    checks_package: str = CHECKS_PACKAGE  # the suite's own tests swap in small check sets
+
+
+_last_redactor: Redactor | None = None
+
+
+def redact_text(text: str) -> str:
+    """Mask the secrets of the latest run in text (for the CLI's last-resort error line)."""
+    return _scrub_text(text, _last_redactor) if _last_redactor is not None else text
 
 
 def execute(settings: Settings, options: RunOptions | None = None) -> RunResult:
     """Run every selected check against the target and return the result."""
+    global _last_redactor
     options = options or RunOptions()
+    production = production_target(settings)
+    if production and not options.production_confirmed:
+        limits = options.limits
+        raise ConfigError(
+            f"refusing to run against production ({production}) without confirmation: the suite would "
+            f"send up to {limits.max_requests} read-only requests with your credentials; add "
+            "--confirm-production if you mean it"
+        )
+    if options.insecure and options.ca_bundle:
+        raise ConfigError("--insecure and --ca-bundle contradict each other: give one")
+    if settings.select:
+        _check_selection(settings.select)
+    verify = tls_verify(options)
     spec_path = settings.spec_path or default_spec_path()
     started = datetime.now(UTC)
-    redactor = Redactor()
-    for tenant in (settings.tenant, settings.other_tenant):
-        if tenant is not None:
-            redactor.add_basic(tenant.tenant_id, tenant.secret)
+    redactor = run_redactor(settings)
+    _last_redactor = redactor
     with Client(
         settings.target.base_url,
         allowed_hosts=settings.target.hosts(),
         redactor=redactor,
         limits=options.limits,
-        verify=options.verify,
+        verify=verify,
         allow_unsafe_methods=options.allow_unsafe_methods,
+        token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
     ) as client:
         unreachable = preflight(client)
         plugin = ConformancePlugin(settings, client, allow_unsafe_methods=options.allow_unsafe_methods)
         if unreachable is None:
-            run_checks(plugin, settings)
+            run_checks(plugin, settings, options.checks_package)
         requirements = aggregate(plugin.results, settings)
         verdict = verdict_of(requirements, strict=settings.strict)
-        return RunResult(
+        result = RunResult(
             verdict="error" if unreachable else verdict,
-            error=unreachable or _error_summary(requirements, verdict),
+            error=unreachable or _error_summary(requirements, verdict, client),
             suite_version=__version__,
             spec_sha256=sha256_of(spec_path),
             target={
@@ -92,12 +126,76 @@ def execute(settings: Settings, options: RunOptions | None = None) -> RunResult:
             strict=settings.strict,
             requests={**dict(client.requests_by_phase), "total": client.requests_sent},
             status_coverage=dict(sorted(plugin.status_seen.items())),
+            tokens={
+                "requests": len(plugin.tokens.obtained),
+                "scope_sets": sorted(set(plugin.tokens.obtained)),
+            },
             warnings=[
                 f"{req.id} (SHOULD) failed: {req.messages[0] if req.messages else req.title}"
                 for req in requirements
                 if req.level == "SHOULD" and req.outcome == "failed"
-            ],
+            ]
+            + _limit_warnings(client, options),
+            mode=run_mode(options, production),
+            limits_hit={
+                "throttled_retries": client.throttled_responses,
+                "throttle_wait_s": round(client.throttle_wait_s, 1),
+                "truncated_bodies": client.truncated_bodies,
+                "budget_spent": client.budget_spent,
+                "unresponsive": client.unresponsive(),
+            },
         )
+        return scrub(result, redactor)
+
+
+def run_mode(options: RunOptions, production: str | None = None) -> dict[str, Any]:
+    """What results.json says about how the run treated the target."""
+    limits = options.limits
+    return {
+        "read_only": not options.allow_unsafe_methods,
+        "unsafe_methods": options.allow_unsafe_methods,
+        "max_requests": limits.max_requests,
+        "max_rps": limits.max_rps,
+        "timeout_s": limits.timeout_s,
+        "max_body_bytes": limits.max_body_bytes,
+        "tls_verify": "off" if options.insecure else ("ca-bundle" if options.ca_bundle else "on"),
+        "production": bool(production),
+    }
+
+
+def tls_verify(options: RunOptions) -> bool | ssl.SSLContext:
+    """True (the default trust store), False (--insecure) or a context that also trusts --ca-bundle."""
+    if options.insecure:
+        return False
+    if options.ca_bundle is None:
+        return True
+    import certifi
+
+    context = ssl.create_default_context(cafile=certifi.where())
+    try:
+        context.load_verify_locations(cafile=str(options.ca_bundle))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
+        raise ConfigError(
+            f"--ca-bundle {options.ca_bundle} is not a usable PEM CA bundle: {reason}"
+        ) from None
+    return context
+
+
+def run_redactor(settings: Settings) -> Redactor:
+    """A redactor that knows the run's secrets in every form they may be written in."""
+    redactor = Redactor()
+    for tenant in (settings.tenant, settings.other_tenant):
+        if tenant is None:
+            continue
+        redactor.add_basic(tenant.tenant_id, tenant.secret)
+        for form in (
+            quote(tenant.secret, safe=""),
+            quote_plus(tenant.secret),
+            json.dumps(tenant.secret)[1:-1],
+        ):
+            redactor.add(form)
+    return redactor
 
 
 def preflight(client: Client) -> str | None:
@@ -106,33 +204,78 @@ def preflight(client: Client) -> str | None:
         client.request("GET", client.base_url + "/", phase="preflight", note="is the target reachable?")
     except httpx.HTTPError as exc:
         return f"cannot reach the target at {client.base_url}: {describe_error(exc)}"
+    except InfrastructureError as exc:
+        return f"no verdict from the target at {client.base_url}: {exc}"
     finally:
         client.recorder.take()
     return None
 
 
-def run_checks(plugin: ConformancePlugin, settings: Settings) -> None:
+def run_checks(plugin: ConformancePlugin, settings: Settings, package: str = CHECKS_PACKAGE) -> None:
     """Run the checks package under pytest with the plugin; a pytest usage error is a bug, raise it."""
     ini = Path(str(resources.files("conformance"))) / "checks.ini"
-    args = ["-c", str(ini), "--pyargs", CHECKS_PACKAGE, "-p", "no:cacheprovider", "--noconftest"]
-    args += ["-p", "no:terminal"]
+    args = ["-c", str(ini), "--pyargs", package, "-p", "no:cacheprovider", "--noconftest"]
+    # --assert=plain: checks fail with CheckFailed, never bare asserts; and with python_files = *.py
+    # assertion rewriting would recompile every module imported during collection (seconds per run).
+    args += ["-p", "no:terminal", "--assert=plain"]
     if settings.select:
         args += ["-k", settings.select]
     with _isolated_pytest_environment():
-        code = pytest.main(args, plugins=[plugin])
+        code = pytest.main(args, plugins=[plugin, _NoTracebacks()])
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        if settings.select:
+            raise ConfigError(
+                f"-k {settings.select!r} selects no check: `enrolment-conformance requirements` lists them"
+            )
+        raise RuntimeError(f"no checks were collected from {package}")
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise RuntimeError(f"the check runner failed to start (pytest exit {int(code)})")
 
 
+class _NoTracebacks:
+    """The plugin reads each check's exception itself; pytest's source-annotated tracebacks (built for
+    every failed or errored check, and never shown) cost up to a second each against a broken target."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.option.tbstyle = "no"
+
+
+def _check_selection(select: str) -> None:
+    """A -k expression pytest cannot parse is a usage error (exit 2), said in one line, before any request."""
+    try:
+        from _pytest.mark import expression
+    except ImportError:  # pragma: no cover - pytest moved it; pytest's own usage error still stops the run
+        return
+    malformed = (SyntaxError, *(e for e in [getattr(expression, "ParseError", None)] if isinstance(e, type)))
+    try:
+        expression.Expression.compile(select)
+    except malformed as exc:
+        detail = getattr(exc, "msg", None) or str(exc)
+        raise ConfigError(
+            f"-k {select!r} is not a valid selection expression ({detail}); e.g. 'AUTH or ERR-003'"
+        ) from None
+
+
 @contextmanager
 def _isolated_pytest_environment() -> Iterator[None]:
-    """Keep a user's PYTEST_ADDOPTS from changing the conformance run."""
-    saved = os.environ.pop("PYTEST_ADDOPTS", None)
+    """Keep a user's PYTEST_ADDOPTS and installed pytest plugins from changing the conformance run.
+
+    Plugin autoloading is off: the checks need none of them, and loading (and assertion-rewriting)
+    schemathesis's, hypothesis's and xdist's plugins costs seconds per run.
+    """
+    saved = {
+        name: os.environ.pop(name, None) for name in ("PYTEST_ADDOPTS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    }
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
         yield
     finally:
-        if saved is not None:
-            os.environ["PYTEST_ADDOPTS"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def aggregate(results: list[CheckResult], settings: Settings) -> list[RequirementResult]:
@@ -165,11 +308,73 @@ def aggregate(results: list[CheckResult], settings: Settings) -> list[Requiremen
     return requirements
 
 
-def _error_summary(requirements: list[RequirementResult], verdict: str) -> str | None:
+def _error_summary(requirements: list[RequirementResult], verdict: str, client: Client) -> str | None:
     if verdict != "error":
         return None
     errored = [req for req in requirements if req.outcome == "error"]
+    unresponsive = client.unresponsive()
+    if unresponsive:
+        return f"{unresponsive[0]}: {len(errored)} requirement(s) could not be checked"
+    if client.budget_spent:
+        return (
+            f"budget spent: the {client.limits.max_requests} requests allowed by --max-requests ran out "
+            f"before the checks finished; {len(errored)} requirement(s) could not be checked "
+            "(raise --max-requests)"
+        )
     first = errored[0]
     reason = first.messages[0].split(": ", 1)[-1] if first.messages else "a check could not run"
     return f"{len(errored)} requirement(s) could not be checked, e.g. {first.id}: {reason}"
 
+
+def _limit_warnings(client: Client, options: RunOptions) -> list[str]:
+    warnings = []
+    if options.insecure:
+        warnings.append("TLS certificates were not verified (--insecure)")
+    if client.budget_spent:
+        warnings.append(f"the request budget ({client.limits.max_requests}, --max-requests) was spent")
+    warnings += client.unresponsive()
+    if client.truncated_bodies:
+        warnings.append(
+            f"{client.truncated_bodies} response body(ies) exceeded the {client.limits.max_body_bytes}-byte "
+            "cap and were truncated (--max-body-bytes)"
+        )
+    if client.throttled_responses:
+        warnings.append(
+            f"the target throttled {client.throttled_responses} request(s); the run waited "
+            f"{client.throttle_wait_s:.1f} s as told by Retry-After and retried"
+        )
+    return warnings
+
+
+# --- the last redaction pass ------------------------------------------------------
+
+# An Authorization value quoted back by a target (in a body, an error message ...): the
+# scheme survives, the credentials do not. Only credential-shaped values are masked
+# (12+ token characters, a digit, + or / among them), so prose like "Basic credentials"
+# stays as it is.
+_AUTH_VALUE = re.compile(r"(?i)\b(basic|bearer)(\s+)([A-Za-z0-9+/._~-]{12,})(=*)(?![\w=+/.~-])")
+
+
+def _mask_auth_value(match: re.Match[str]) -> str:
+    if any(c.isdigit() or c in "+/" for c in match.group(3)):
+        return f"{match.group(1)}{match.group(2)}***"
+    return match.group(0)
+
+
+def _scrub_text(text: str, redactor: Redactor) -> str:
+    return _AUTH_VALUE.sub(_mask_auth_value, redactor.text(text))
+
+
+def _scrub_value(value: Any, redactor: Redactor) -> Any:
+    if isinstance(value, str):
+        return _scrub_text(value, redactor)
+    if isinstance(value, dict):
+        return {key: _scrub_value(item, redactor) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(item, redactor) for item in value]
+    return value
+
+
+def scrub(result: RunResult, redactor: Redactor) -> RunResult:
+    """The result with every string in it (messages, notes, evidence, errors) redacted once more."""
+    return RunResult.from_dict(_scrub_value(result.to_dict(), redactor))
