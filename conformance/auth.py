@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import quote_plus
 
 import httpx
 
@@ -26,12 +27,20 @@ READ_SCOPES = ("api/read",)
 
 @dataclass(frozen=True)
 class BasicAuth:
-    """HTTP Basic: username = Tenant ID, password = API secret."""
+    """HTTP Basic: username = Tenant ID, password = API secret.
+
+    For OAuth client authentication (RFC 6749 §2.3.1) both are form-encoded
+    before base64 (``form_encoded=True``); on the API they are sent as they are.
+    """
 
     credentials: Credentials
+    form_encoded: bool = False
 
     def header(self) -> str:
-        return "Basic " + basic_credentials(self.credentials.tenant_id, self.credentials.secret)
+        user, password = self.credentials.tenant_id, self.credentials.secret
+        if self.form_encoded:
+            user, password = quote_plus(user), quote_plus(password)
+        return "Basic " + basic_credentials(user, password)
 
     def curl_args(self) -> list[str]:
         return ["-u", f'"{self.credentials.tenant_id}:${self.credentials.secret_env}"']
@@ -97,6 +106,7 @@ class TokenProvider:
         self._cache: dict[tuple[str, bool, tuple[str, ...]], Token] = {}
         self._lock = threading.Lock()
         self.requests_made = 0
+        self.obtained: list[str] = []  # one entry per token fetched for use: "<endpoint> <scopes>"
 
     def request(
         self,
@@ -123,7 +133,7 @@ class TokenProvider:
             fields["scope"] = " ".join(scopes)
         auth: BasicAuth | None = None
         if client_auth == "basic":
-            auth = BasicAuth(credentials)
+            auth = BasicAuth(credentials, form_encoded=True)
         elif form is None:
             fields |= {"client_id": credentials.tenant_id, "client_secret": credentials.secret}
         self.requests_made += 1
@@ -140,6 +150,9 @@ class TokenProvider:
                 return cached
             token = self._fetch(credentials, scopes, webhooks=webhooks)
             self._cache[key] = token
+            self.obtained.append(
+                f"{credentials.tenant_id} {'webhooks' if webhooks else 'public'} {' '.join(key[2])}"
+            )
             return token
 
     def _fetch(self, credentials: Credentials, scopes: tuple[str, ...], *, webhooks: bool) -> Token:
@@ -149,7 +162,9 @@ class TokenProvider:
         except httpx.HTTPError as exc:
             raise TokenUnavailable(f"could not obtain a {what}: {exc.__class__.__name__}: {exc}") from None
         if response.status_code != 200:
-            raise TokenUnavailable(f"could not obtain a {what}: the token endpoint answered {response.status_code}")
+            raise TokenUnavailable(
+                f"could not obtain a {what}: the token endpoint answered {response.status_code}"
+            )
         try:
             data = response.json()
         except ValueError:

@@ -38,7 +38,9 @@ def expect_status(response: httpx.Response, expected: int | Collection[int], wha
     if response.status_code not in allowed:
         wanted = " or ".join(str(code) for code in sorted(allowed))
         worse = " (a server error: the target crashed on this input)" if response.status_code >= 500 else ""
-        raise CheckFailed(f"{what}: expected {wanted}, received {describe(response)}{worse}", response=response)
+        raise CheckFailed(
+            f"{what}: expected {wanted}, received {describe(response)}{worse}", response=response
+        )
 
 
 def is_json_content_type(response: httpx.Response) -> bool:
@@ -52,7 +54,9 @@ def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        raise CheckFailed(f"{what}: expected a JSON object body, received {describe(response)}", response=response)
+        raise CheckFailed(
+            f"{what}: expected a JSON object body, received {describe(response)}", response=response
+        ) from None
     if not isinstance(body, dict):
         raise CheckFailed(
             f"{what}: expected a JSON object body, received a JSON {type(body).__name__}", response=response

@@ -235,7 +235,8 @@ class ConformancePlugin:
         read = self.read(enrolment)
         if read.body is None:
             pytest.skip(
-                f"needs the 200 JSON body of {enrolment.label}; the target answered {read.response.status_code} "
+                f"needs the 200 JSON body of {enrolment.label}; "
+                f"the target answered {read.response.status_code} "
                 "(see AUTH-001 and SCHEMA-001)"
             )
         return read
@@ -280,4 +281,3 @@ def _skip_reason(report: pytest.TestReport) -> str:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
     return str(longrepr)
-

@@ -12,6 +12,7 @@ import base64
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from urllib.parse import quote_plus
 
 MASK = "***"
 # Generic patterns catch secrets the run never registered (e.g. a token the
@@ -42,9 +43,10 @@ class Redactor:
                 self._secrets.add(secret)
 
     def add_basic(self, user: str, password: str) -> None:
-        """Register a secret and the Basic header payload built from it."""
+        """Register a secret and the Basic header payloads built from it (plain and form-encoded)."""
         self.add(password)
         self.add(basic_credentials(user, password))
+        self.add(basic_credentials(quote_plus(user), quote_plus(password)))
 
     def text(self, text: str) -> str:
         """Mask every registered secret and every credential-shaped parameter in text."""
@@ -61,7 +63,9 @@ class Redactor:
         masked: dict[str, str] = {}
         for name, value in items:
             if name.lower() in _SENSITIVE_HEADERS:
-                scheme = value.split(" ", 1)[0] if " " in value and name.lower().endswith("authorization") else ""
+                scheme = (
+                    value.split(" ", 1)[0] if " " in value and name.lower().endswith("authorization") else ""
+                )
                 value = f"{scheme} {MASK}".strip()
             else:
                 value = self.text(value)

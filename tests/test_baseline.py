@@ -389,8 +389,8 @@ def test_html_without_a_baseline_has_no_gate() -> None:
 # --- end to end: the run command against the reference target with faults --------------
 
 CLI = [sys.executable, "-m", "conformance"]
-FAULT_A, FAULT_B = "wrong-secret-403", "broken-status-chain"  # AUTH-003 (and AUTH-007); STATUS-005
-SELECT = "AUTH-003 or AUTH-007 or STATUS-005"  # only the checks these faults break: a run takes seconds
+FAULT_A, FAULT_B = "wrong-secret-403", "broken-status-chain"  # AUTH-003; STATUS-005
+SELECT = "AUTH-003 or STATUS-005"  # only the checks these faults break: a run takes seconds
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -418,9 +418,7 @@ def gate_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.
         'requirement = "AUTH-003"\ntarget = "reference"\nreason = "accepted for a while"\n'
         f"expires = {yesterday}\n\n"
         "[[accepted]]\n"
-        'requirement = "AUTH-007"\ntarget = "*"\nreason = "challenge missing on 403"\n\n'
-        "[[accepted]]\n"
-        'requirement = "STATUS-005"\ntarget = "reference"\nreason = "chain bug, fixed since"\n',
+        'requirement = "STATUS-005"\ntarget = "*"\nreason = "chain bug, fixed since"\n',
         encoding="utf-8",
     )
     runs["edited"] = run_reference(cwd, "edited", "--fault", FAULT_A, "--baseline", "edited.toml")
@@ -440,7 +438,7 @@ def test_baseline_write_records_the_failures_of_fault_a(gate_runs: dict) -> None
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "baseline written: baseline.toml" in proc.stdout
     entries = load_baseline(gate_runs["cwd"] / "baseline.toml").entries
-    assert {e.requirement for e in entries} == {"AUTH-003", "AUTH-007"}
+    assert {e.requirement for e in entries} == {"AUTH-003"}
     assert {e.target for e in entries} == {"reference"}
 
 
@@ -453,7 +451,7 @@ def test_fault_a_within_its_baseline_exits_0_and_shows_accepted(gate_runs: dict)
     assert proc.stderr == ""
     results = json.loads((gate_runs["cwd"] / "accepted" / "results.json").read_text())
     assert (results["verdict"], results["gate"]) == ("fail", "pass")
-    assert sorted(results["baseline"]["accepted"]) == ["AUTH-003", "AUTH-007"]
+    assert results["baseline"]["accepted"] == ["AUTH-003"]
     html = (gate_runs["cwd"] / "accepted" / "report.html").read_text()
     assert "CI gate: PASS" in html and '<span class="badge b-accepted"' in html
     junit = cases_of((gate_runs["cwd"] / "accepted" / "junit.xml").read_text())
@@ -486,7 +484,6 @@ def test_expired_entries_fail_and_fixed_entries_are_reported(gate_runs: dict) ->
         "error: 1 failure(s) not accepted by the baseline: AUTH-003 (expired)"
     ]
     assert "  fixed, remove from baseline: STATUS-005 (chain bug, fixed since)" in proc.stdout
-    assert "  ACCEPTED AUTH-007 (MUST)" in proc.stdout
 
 
 def test_a_bad_baseline_exits_2_before_any_request(tmp_path: Path) -> None:

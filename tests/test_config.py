@@ -58,7 +58,9 @@ def test_secret_never_in_repr(tmp_path: Path) -> None:
 
 
 def test_flags_override_the_file(tmp_path: Path) -> None:
-    overrides = Overrides(base_url="http://127.0.0.1:9000/v2", tenant_id="eu-west-2_Flag", seed=7, max_examples=5)
+    overrides = Overrides(
+        base_url="http://127.0.0.1:9000/v2", tenant_id="eu-west-2_Flag", seed=7, max_examples=5
+    )
     settings = load_settings(write(tmp_path, FULL), overrides, SECRETS)
     assert settings.target.base_url == "http://127.0.0.1:9000/v2"
     assert settings.tenant.tenant_id == "eu-west-2_Flag"
@@ -69,7 +71,10 @@ def test_env_preset_fills_urls() -> None:
     settings = load_settings(None, Overrides(environment="staging-mea", tenant_id="eu-west-2_X"), SECRETS)
     assert settings.target.base_url == "https://public.api.meastaging.learn.tech/rest/v1"
     assert settings.target.token_url_for("T") == "https://public.api.meastaging.learn.tech/oauth2/token/T"
-    assert settings.target.token_url_for("T", webhooks=True) == "https://user.api.meastaging.learn.tech/oauth2/token/T"
+    assert (
+        settings.target.token_url_for("T", webhooks=True)
+        == "https://user.api.meastaging.learn.tech/oauth2/token/T"
+    )
     assert not is_production(settings)
 
 
@@ -87,27 +92,49 @@ def test_production_host_given_as_url_is_recognised() -> None:
     ("text", "message"),
     [
         ("[target\nbase_url=", "is not valid TOML"),
-        ('[target]\nbase_url = "ftp://x/y"\n[credentials]\ntenant_id="t"', "must be an http:// or https:// URL"),
+        (
+            '[target]\nbase_url = "ftp://x/y"\n[credentials]\ntenant_id="t"',
+            "must be an http:// or https:// URL",
+        ),
         ('[target]\nbase_url = "http://u:p@h/"\n[credentials]\ntenant_id="t"', "must not carry credentials"),
-        ('[target]\nbase_url = "http://h/"\ntoken_url = "http://h/token"\n[credentials]\ntenant_id="t"',
-         "must contain the placeholder {tenantId}"),
-        ('[target]\nbase_url = "http://h/"\nbase_uri = "x"\n[credentials]\ntenant_id="t"',
-         "unknown config key target.base_uri"),
+        (
+            '[target]\nbase_url = "http://h/"\ntoken_url = "http://h/token"\n[credentials]\ntenant_id="t"',
+            "must contain the placeholder {tenantId}",
+        ),
+        (
+            '[target]\nbase_url = "http://h/"\nbase_uri = "x"\n[credentials]\ntenant_id="t"',
+            "unknown config key target.base_uri",
+        ),
         ('[target]\nbase_url = "http://h/"', "no tenant"),
         ('[credentials]\ntenant_id="t"', "no target"),
-        ('[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\napi_secret_env="MISSING_VAR"',
-         "environment variable MISSING_VAR (credentials.api_secret_env) is not set"),
-        ('[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\napi_secret_env="not a name"',
-         "must be the NAME of an environment variable"),
-        ('[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\n[[fixtures.enrolments]]\n'
-         'assignment_id = "ABC"\nenrolment_id = "63f57d805d8ecbf46f5b5278"',
-         "fixtures.enrolments[0].assignment_id must be 24 lowercase hex characters"),
-        ('[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\n[[fixtures.enrolments]]\n'
-         'assignment_id = "12347d805d8ecbf46f5b5278"\nenrolment_id = "63f57d805d8ecbf46f5b5278"\nstatus = "Open"',
-         "status must be one of"),
-        ('[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\n[credentials.other_tenant]\n'
-         'tenant_id = "t"', "must differ from credentials.tenant_id"),
-        ('[target]\nbase_url = 5\n[credentials]\ntenant_id="t"', "target.base_url must be a non-empty string"),
+        (
+            '[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\napi_secret_env="MISSING_VAR"',
+            "environment variable MISSING_VAR (credentials.api_secret_env) is not set",
+        ),
+        (
+            '[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\napi_secret_env="not a name"',
+            "must be the NAME of an environment variable",
+        ),
+        (
+            '[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\n[[fixtures.enrolments]]\n'
+            'assignment_id = "ABC"\nenrolment_id = "63f57d805d8ecbf46f5b5278"',
+            "fixtures.enrolments[0].assignment_id must be 24 lowercase hex characters",
+        ),
+        (
+            '[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\n[[fixtures.enrolments]]\n'
+            'assignment_id = "12347d805d8ecbf46f5b5278"\n'
+            'enrolment_id = "63f57d805d8ecbf46f5b5278"\nstatus = "Open"',
+            "status must be one of",
+        ),
+        (
+            '[target]\nbase_url = "http://h/"\n[credentials]\ntenant_id="t"\n[credentials.other_tenant]\n'
+            'tenant_id = "t"',
+            "must differ from credentials.tenant_id",
+        ),
+        (
+            '[target]\nbase_url = 5\n[credentials]\ntenant_id="t"',
+            "target.base_url must be a non-empty string",
+        ),
         ('target = "x"', "target must be a table"),
     ],
 )

@@ -74,7 +74,9 @@ def check_wrong_secret_is_401(client: Client, tenant: Credentials, known_enrolme
 
 
 @pytest.mark.requirement("AUTH-004")
-def check_unknown_tenant_is_401(client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment) -> None:
+def check_unknown_tenant_is_401(
+    client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment
+) -> None:
     """AUTH-004: an unknown Tenant ID (with the real secret) gets 401."""
     unknown = Credentials("eu-west-2_UnknownTenant0", tenant.secret, tenant.secret_env)
     response = _get(client, known_enrolment, BasicAuth(unknown), "Basic with an unknown Tenant ID")
@@ -91,7 +93,9 @@ def check_malformed_basic_is_401(client: Client, known_enrolment: FixtureEnrolme
 
 
 @pytest.mark.requirement("AUTH-005")
-def check_password_without_user_is_401(client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment) -> None:
+def check_password_without_user_is_401(
+    client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment
+) -> None:
     """AUTH-005: the real API secret with an empty Tenant ID gets 401."""
     auth = RawAuthorization("Basic " + basic_credentials("", tenant.secret))
     response = _get(client, known_enrolment, auth, "Basic with an empty Tenant ID and the real secret")
@@ -126,7 +130,9 @@ def check_401_carries_a_challenge(
 
 @pytest.mark.requirement("AUTH-008")
 @pytest.mark.parametrize("which", ["assignmentId", "enrolmentId"])
-def check_authentication_before_validation(client: Client, known_enrolment: FixtureEnrolment, which: str) -> None:
+def check_authentication_before_validation(
+    client: Client, known_enrolment: FixtureEnrolment, which: str
+) -> None:
     """AUTH-008: a malformed ID without credentials gets 401, not 422: authentication comes first."""
     ids = {"assignmentId": known_enrolment.assignment_id, "enrolmentId": known_enrolment.enrolment_id}
     ids[which] = MALFORMED_ID
@@ -144,6 +150,7 @@ def check_challenge_offers_basic(client: Client, known_enrolment: FixtureEnrolme
     challenge = expect_challenge(response, "401 without credentials")
     if "basic" not in challenge_schemes(challenge):
         raise CheckFailed(
-            f"401 without credentials: expected a challenge offering Basic, received WWW-Authenticate: {challenge}",
+            "401 without credentials: expected a challenge offering Basic, "
+            f"received WWW-Authenticate: {challenge}",
             response=response,
         )
