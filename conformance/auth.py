@@ -43,7 +43,15 @@ class BasicAuth:
         return "Basic " + basic_credentials(user, password)
 
     def curl_args(self) -> list[str]:
-        return ["-u", f'"{self.credentials.tenant_id}:${self.credentials.secret_env}"']
+        user, secret = self.credentials.tenant_id, f"${self.credentials.secret_env}"
+        if self.form_encoded:
+            # what was sent: both values form-encoded (RFC 6749 §2.3.1), then base64 by curl -u
+            user = quote_plus(user)
+            secret = (
+                "$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))' "
+                f'"{secret}")'
+            )
+        return ["-u", f'"{user}:{secret}"']
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,20 @@ Auth = BasicAuth | BearerAuth | RawAuthorization
 
 
 class TokenUnavailable(Exception):
-    """A token the check needs could not be obtained; the message says why, in one line."""
+    """A token the check needs could not be obtained; the message says why, in one line.
+
+    ``status`` is the token endpoint's HTTP status when it answered with one (None when it
+    could not be reached or its answer could not be used).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        """Whether the token endpoint refused to issue the token (a 4xx answer)."""
+        return self.status is not None and 400 <= self.status < 500
 
 
 @dataclass(frozen=True)
@@ -163,7 +184,8 @@ class TokenProvider:
             raise TokenUnavailable(f"could not obtain a {what}: {exc.__class__.__name__}: {exc}") from None
         if response.status_code != 200:
             raise TokenUnavailable(
-                f"could not obtain a {what}: the token endpoint answered {response.status_code}"
+                f"could not obtain a {what}: the token endpoint answered {response.status_code}",
+                status=response.status_code,
             )
         try:
             data = response.json()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from conformance.checks.oauth import forge_claims, jwt_parts, tamper_signature
 from conformance.reference.app import create_app
 from conformance.reference.data import TENANT_A, TENANT_B, seed
 
@@ -185,3 +187,64 @@ def test_a_token_reads_only_its_own_tenants_enrolments(client: TestClient) -> No
     form = {"grant_type": "client_credentials", "client_id": TENANT_B, "client_secret": SECRETS[TENANT_B]}
     other = client.post(f"/oauth2/token/{TENANT_B}", data=form).json()["access_token"]
     assert read(client, other).status_code == 404
+
+
+def _token(client: TestClient, scope: str = "api/read") -> str:
+    response = client.post(TOKEN_URL, data={"grant_type": "client_credentials", "scope": scope, **CLIENT})
+    assert response.status_code == 200
+    return str(response.json()["access_token"])
+
+
+def test_jwt_fault_issues_hs256_jwts_and_trusts_forged_claims(clock: Clock) -> None:
+    client = TestClient(create_app(SECRETS, ("jwt-tokens-unsigned-check",), clock))
+    token = _token(client)
+    parts = jwt_parts(token)
+    assert parts is not None and parts[1]["scope"] == "api/read"
+    for forged in (forge_claims(token), tamper_signature(token)):
+        assert client.get(ENROLMENT_URL, headers={"Authorization": f"Bearer {forged}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("fault", "authorization", "status"),
+    [
+        ("case-sensitive-schemes", "bearer {token}", 401),
+        ("token-as-basic-password-accepted", "basic-password", 200),
+        ("bearer-scheme-only-500", "Bearer", 500),
+    ],
+)
+def test_bearer_faults(clock: Clock, fault: str, authorization: str, status: int) -> None:
+    for faults, expected in (((), 401 if status != 401 else 200), ((fault,), status)):
+        client = TestClient(create_app(SECRETS, faults, clock))
+        token = _token(client)
+        value = authorization.format(token=token)
+        if authorization == "basic-password":
+            value = "Basic " + base64.b64encode(f"{TENANT_A}:{token}".encode()).decode()
+        assert client.get(ENROLMENT_URL, headers={"Authorization": value}).status_code == expected, faults
+
+
+def test_webhooks_all_token_fault(clock: Clock) -> None:
+    data = {"grant_type": "client_credentials", "scope": "api/all", **CLIENT}
+    for faults, expected in (((), 401), (("webhooks-all-token-accepted",), 200)):
+        client = TestClient(create_app(SECRETS, faults, clock))
+        token = client.post(WEBHOOKS_TOKEN_URL, data=data).json()["access_token"]
+        assert client.get(ENROLMENT_URL, headers={"Authorization": f"Bearer {token}"}).status_code == expected
+
+
+def test_lookup_before_scope_fault(clock: Clock) -> None:
+    unknown = f"/rest/v1/assignments/{OPEN.assignment_id}/enrolments/000000000000000000000e41"
+    for faults, expected in (((), (403, 403)), (("lookup-before-scope",), (403, 404))):
+        client = TestClient(create_app(SECRETS, faults, clock))
+        headers = {"Authorization": f"Bearer {_token(client, 'api/write')}"}
+        assert (
+            client.get(ENROLMENT_URL, headers=headers).status_code,
+            client.get(unknown, headers=headers).status_code,
+        ) == expected
+
+
+def test_token_basic_invalid_client_400_fault(clock: Clock) -> None:
+    data = {"grant_type": "client_credentials", "scope": "api/read"}
+    for faults, expected in (((), 401), (("token-basic-invalid-client-400",), 400)):
+        client = TestClient(create_app(SECRETS, faults, clock))
+        response = client.post(TOKEN_URL, data=data, auth=(TENANT_A, "wrong-secret"))
+        assert (response.status_code, response.json()["error"]) == (expected, "invalid_client")
+        assert ("www-authenticate" in response.headers) is (expected == 401)

@@ -9,11 +9,12 @@ import pytest
 
 from conformance.auth import BasicAuth, RawAuthorization
 from conformance.client import Client
-from conformance.config import Credentials, FixtureEnrolment
+from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.expect import CheckFailed, challenge_schemes, expect_status
 from conformance.redact import basic_credentials
 
 MALFORMED_ID = "not-an-id"
+UNKNOWN_TENANT = "eu-west-2_UnknownTenant0"
 
 
 def _basic_payload(raw: bytes) -> str:
@@ -28,6 +29,21 @@ MALFORMED_BASIC = {
     "non-utf8": _basic_payload(b"\xff\xfe\xfd:\xc3\x28"),
     "scheme-only": "Basic",
 }
+
+
+def wrong_secrets(secret: str) -> dict[str, str]:
+    """Passwords that are not the API secret but close to it, with what each probes."""
+    changed = secret[:-1] + ("A" if secret[-1:] != "A" else "B")
+    wrong = {
+        "suffixed": secret + "-wrong",
+        "empty": "",
+        "truncated": secret[:-1],
+        "one-character-changed": changed,
+    }
+    if secret.swapcase() != secret:
+        wrong["case-swapped"] = secret.swapcase()
+    return wrong
+
 
 UNKNOWN_SCHEMES = {
     "digest": 'Digest username="eu-west-2_AbcdEfghI", realm="api", nonce="abc", uri="/", response="0"',
@@ -58,6 +74,16 @@ def check_valid_basic_credentials_read_the_enrolment(client: Client, basic: Basi
     expect_status(response, 200, "GET with valid Basic credentials")
 
 
+@pytest.mark.requirement("AUTH-001")
+def check_basic_scheme_is_case_insensitive(client: Client, tenant: Credentials, settings: Settings) -> None:
+    """AUTH-001: the scheme name is case-insensitive (RFC 9110 §11.1): 'basic' reads like 'Basic' (200)."""
+    if not settings.fixtures:
+        pytest.skip("needs an existing enrolment: configure [[fixtures.enrolments]]")
+    auth = RawAuthorization("basic " + basic_credentials(tenant.tenant_id, tenant.secret))
+    response = _get(client, settings.fixtures[0], auth, "valid Basic credentials, scheme written 'basic'")
+    expect_status(response, 200, "GET with valid credentials and the scheme name in lowercase ('basic')")
+
+
 @pytest.mark.requirement("AUTH-002")
 def check_missing_authorization_is_401(client: Client, known_enrolment: FixtureEnrolment) -> None:
     """AUTH-002: a request without an Authorization header gets 401."""
@@ -66,11 +92,17 @@ def check_missing_authorization_is_401(client: Client, known_enrolment: FixtureE
 
 
 @pytest.mark.requirement("AUTH-003")
-def check_wrong_secret_is_401(client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment) -> None:
-    """AUTH-003: the right Tenant ID with a wrong API secret gets 401, not 403."""
-    wrong = Credentials(tenant.tenant_id, tenant.secret + "-wrong", tenant.secret_env)
-    response = _get(client, known_enrolment, BasicAuth(wrong), "Basic with a wrong API secret")
-    expect_status(response, 401, "GET with a wrong API secret")
+@pytest.mark.parametrize("kind", ["suffixed", "empty", "truncated", "one-character-changed", "case-swapped"])
+def check_wrong_secret_is_401(
+    client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment, kind: str
+) -> None:
+    """AUTH-003: the right Tenant ID with a wrong API secret (close to the real one) gets 401, not 403."""
+    secrets = wrong_secrets(tenant.secret)
+    if kind not in secrets:
+        pytest.skip(f"the API secret has no letters, so swapping its case does not change it ({kind})")
+    wrong = Credentials(tenant.tenant_id, secrets[kind], tenant.secret_env)
+    response = _get(client, known_enrolment, BasicAuth(wrong), f"Basic with a wrong API secret: {kind}")
+    expect_status(response, 401, f"GET with a wrong API secret ({kind})")
 
 
 @pytest.mark.requirement("AUTH-004")
@@ -78,7 +110,7 @@ def check_unknown_tenant_is_401(
     client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment
 ) -> None:
     """AUTH-004: an unknown Tenant ID (with the real secret) gets 401."""
-    unknown = Credentials("eu-west-2_UnknownTenant0", tenant.secret, tenant.secret_env)
+    unknown = Credentials(UNKNOWN_TENANT, tenant.secret, tenant.secret_env)
     response = _get(client, known_enrolment, BasicAuth(unknown), "Basic with an unknown Tenant ID")
     expect_status(response, 401, "GET with an unknown Tenant ID")
 
@@ -112,7 +144,18 @@ def check_unknown_scheme_is_401(client: Client, known_enrolment: FixtureEnrolmen
 
 
 @pytest.mark.requirement("AUTH-007")
-@pytest.mark.parametrize("case", ["no-credentials", "wrong-secret", "malformed"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no-credentials",
+        "wrong-secret",
+        "malformed",
+        "unknown-tenant",
+        "unknown-scheme",
+        "malformed-id-no-credentials",
+        "garbage-bearer",
+    ],
+)
 def check_401_carries_a_challenge(
     client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment, case: str
 ) -> None:
@@ -121,8 +164,15 @@ def check_401_carries_a_challenge(
         "no-credentials": None,
         "wrong-secret": BasicAuth(Credentials(tenant.tenant_id, tenant.secret + "-wrong", tenant.secret_env)),
         "malformed": RawAuthorization(MALFORMED_BASIC["not-base64"]),
+        "unknown-tenant": BasicAuth(Credentials(UNKNOWN_TENANT, tenant.secret, tenant.secret_env)),
+        "unknown-scheme": RawAuthorization(UNKNOWN_SCHEMES["token"]),
+        "malformed-id-no-credentials": None,
+        "garbage-bearer": RawAuthorization("Bearer conformance-garbage-token-0123456789abcdef"),
     }[case]
-    response = _get(client, known_enrolment, auth, f"401 challenge: {case}")
+    enrolment_id = MALFORMED_ID if case == "malformed-id-no-credentials" else known_enrolment.enrolment_id
+    response = client.get_enrolment(
+        known_enrolment.assignment_id, enrolment_id, auth=auth, note=f"401 challenge: {case}"
+    )
     if response.status_code != 401:
         pytest.skip(f"answered {response.status_code}, not 401: AUTH-002/003/005 judge the status itself")
     expect_challenge(response, f"401 to a request with {case}")

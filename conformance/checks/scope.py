@@ -7,12 +7,13 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from conformance.auth import BearerAuth, TokenProvider, TokenUnavailable
+from conformance.auth import BearerAuth, RawAuthorization, TokenProvider, TokenUnavailable
 from conformance.client import Client
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.expect import describe, expect_status, json_object
 
 READ_GRANTING = frozenset({"api/read", "api/all"})
+UNKNOWN_ENROLMENT_ID = "000000000000000000000e41"  # well formed, in no fixture
 
 
 def existing_enrolment(settings: Settings) -> FixtureEnrolment:
@@ -45,6 +46,31 @@ def check_read_scope_reads(
     expect_status(response, 200, "GET with an api/read token")
 
 
+@pytest.mark.requirement("SCOPE-001")
+def check_bearer_scheme_is_case_insensitive(
+    client: Client, bearer: Callable[..., BearerAuth], settings: Settings
+) -> None:
+    """SCOPE-001: the scheme name is case-insensitive (RFC 9110 §11.1): 'bearer <token>' reads (200)."""
+    enrolment = existing_enrolment(settings)
+    auth = RawAuthorization("bearer " + bearer("api/read").token)
+    response = client.get_enrolment(
+        enrolment.assignment_id, enrolment.enrolment_id, auth=auth, note="api/read token, scheme 'bearer'"
+    )
+    expect_status(response, 200, "GET with an api/read token and the scheme name in lowercase ('bearer')")
+
+
+def refused_token(
+    bearer: Callable[..., BearerAuth], *scopes: str, webhooks: bool = False
+) -> BearerAuth | TokenUnavailable:
+    """The token for the scope set, or the TokenUnavailable saying the endpoint refused it (4xx)."""
+    try:
+        return bearer(*scopes, webhooks=webhooks)
+    except TokenUnavailable as exc:
+        if not exc.refused:
+            raise
+        return exc
+
+
 @pytest.mark.requirement("SCOPE-002")
 def check_all_scope_reads(
     client: Client, bearer: Callable[..., BearerAuth], enrolment: FixtureEnrolment
@@ -55,19 +81,39 @@ def check_all_scope_reads(
 
 
 @pytest.mark.requirement("SCOPE-003")
-def check_write_scope_is_403(client: Client, bearer: Callable[..., BearerAuth], settings: Settings) -> None:
-    """SCOPE-003: a token holding only api/write is refused with 403."""
-    auth = bearer("api/write")
+@pytest.mark.parametrize("record", ["existing", "unknown"])
+def check_write_scope_is_403(
+    client: Client,
+    bearer: Callable[..., BearerAuth],
+    settings: Settings,
+    note: Callable[[str], None],
+    record: str,
+) -> None:
+    """SCOPE-003: a token holding only api/write is refused with 403, for an unknown enrolment too.
+
+    The scope is checked before the lookup: a 404 for an unknown enrolment would tell an
+    api/write token which IDs exist.
+    """
+    enrolment = existing_enrolment(settings)
+    auth = refused_token(bearer, "api/write")
+    if isinstance(auth, TokenUnavailable):
+        note(f"the token endpoint does not issue api/write tokens ({auth}), so none can reach the API")
+        return
     skip_unless_held_only(auth, "api/write")
-    response = _get(client, existing_enrolment(settings), auth, "bearer token with scope api/write only")
-    expect_status(response, 403, "GET with an api/write-only token")
+    if record == "unknown":
+        enrolment = FixtureEnrolment(enrolment.assignment_id, UNKNOWN_ENROLMENT_ID)
+    response = _get(client, enrolment, auth, f"bearer token with scope api/write only, {record} enrolment")
+    expect_status(response, 403, f"GET of an {record} enrolment with an api/write-only token")
 
 
 def _issued_token(response: httpx.Response, client: Client, requested: tuple[str, ...]) -> BearerAuth:
     """The bearer token in a 200 token response (registered for redaction), or TokenUnavailable."""
     what = f"public token for scope {' '.join(requested)!r}"
     if response.status_code != 200:
-        raise TokenUnavailable(f"could not obtain a {what}: the token endpoint answered {describe(response)}")
+        raise TokenUnavailable(
+            f"could not obtain a {what}: the token endpoint answered {describe(response)}",
+            status=response.status_code,
+        )
     body = json_object(response, what)
     token = body.get("access_token")
     if not isinstance(token, str) or not token:
@@ -104,22 +150,42 @@ def check_webhooks_scope_is_403(
 
 
 @pytest.mark.requirement("SCOPE-005")
+@pytest.mark.parametrize("scope", ["api/webhooks", "api/all"])
 def check_webhooks_endpoint_token_is_refused(
-    client: Client, bearer: Callable[..., BearerAuth], settings: Settings
+    client: Client,
+    bearer: Callable[..., BearerAuth],
+    settings: Settings,
+    note: Callable[[str], None],
+    scope: str,
 ) -> None:
-    """SCOPE-005: a token from the webhooks token endpoint is refused by the public API (401 or 403)."""
+    """SCOPE-005: a token from the webhooks token endpoint is refused by the public API (401 or 403).
+
+    Also when it holds api/all (which includes webhooks): it is still not a public-API token.
+    """
     if settings.target.webhooks_token_url is None:
         pytest.skip("no webhooks_token_url configured: cannot obtain a webhooks token")
     enrolment = existing_enrolment(settings)
-    auth = bearer("api/webhooks", webhooks=True)
-    response = _get(client, enrolment, auth, "token from the webhooks token endpoint")
-    expect_status(response, {401, 403}, "GET with a token from the webhooks token endpoint")
+    auth = refused_token(bearer, scope, webhooks=True)
+    if isinstance(auth, TokenUnavailable):
+        note(f"the webhooks token endpoint does not issue {scope} tokens ({auth}): none can reach the API")
+        return
+    response = _get(client, enrolment, auth, f"token from the webhooks token endpoint, scope {scope}")
+    expect_status(response, {401, 403}, f"GET with a {scope} token from the webhooks token endpoint")
 
 
 @pytest.mark.requirement("SCOPE-006")
 def check_several_scopes_read(client: Client, bearer: Callable[..., BearerAuth], settings: Settings) -> None:
-    """SCOPE-006: a token requested with scope 'api/read api/write' reads with 200."""
-    response = _get(
-        client, existing_enrolment(settings), bearer("api/read", "api/write"), "scope api/read api/write"
-    )
-    expect_status(response, 200, "GET with an 'api/read api/write' token")
+    """SCOPE-006: a token holding several scopes, one of them read-granting, reads with 200.
+
+    Asks for 'api/read api/write', or 'api/read api/all' if the endpoint refuses to issue that.
+    """
+    enrolment = existing_enrolment(settings)
+    refusals = []
+    for scopes in (("api/read", "api/write"), ("api/read", "api/all")):
+        auth = refused_token(bearer, *scopes)
+        if isinstance(auth, BearerAuth):
+            response = _get(client, enrolment, auth, f"scope {' '.join(scopes)}")
+            expect_status(response, 200, f"GET with an {' '.join(scopes)!r} token")
+            return
+        refusals.append(str(auth))
+    pytest.skip(f"the token endpoint issues no token with several scopes: {'; '.join(refusals)}")

@@ -39,6 +39,7 @@ class Refusal:
     message: str
     status: int = 401
     invalid_token: bool = False  # a bearer token was presented and is not valid
+    unknown_scheme: bool = False  # the Authorization scheme is neither Basic nor Bearer
 
 
 def decode_basic(credentials: str) -> tuple[str, str] | None:
@@ -63,13 +64,15 @@ def authenticate(request: Request, ctx: Context) -> Principal | Refusal:
         return Refusal("authentication required: send Basic credentials or a Bearer token")
     scheme, _, credentials = header.strip().partition(" ")
     credentials = credentials.strip()
+    if "case-sensitive-schemes" in ctx.faults:
+        scheme = {"Basic": "basic", "Bearer": "bearer"}.get(scheme, "")
     if scheme.lower() == "basic":
         return _basic(credentials, ctx)
     if scheme.lower() == "bearer":
         return _bearer(credentials, ctx)
     if "unknown-scheme-accepted" in ctx.faults:
         return Principal(TENANT_A, "basic")
-    return Refusal("unsupported authorization scheme: use Basic or Bearer")
+    return Refusal("unsupported authorization scheme: use Basic or Bearer", unknown_scheme=True)
 
 
 def _basic(credentials: str, ctx: Context) -> Principal | Refusal:
@@ -87,6 +90,13 @@ def _basic(credentials: str, ctx: Context) -> Principal | Refusal:
             return Principal(tenant_id, "basic")
         return Refusal("unknown tenant or wrong secret")
     if not hmac.compare_digest(expected.encode(), secret.encode()):
+        if "secret-prefix-accepted" in ctx.faults and secret and expected.startswith(secret):
+            return Principal(tenant_id, "basic")
+        if "empty-password-accepted" in ctx.faults and not secret:
+            return Principal(tenant_id, "basic")
+        issued = ctx.tokens.lookup(secret)
+        if "token-as-basic-password-accepted" in ctx.faults and issued and issued.tenant_id == tenant_id:
+            return Principal(tenant_id, "bearer", issued.scopes)
         if "wrong-secret-403" in ctx.faults:
             return Refusal("wrong secret", status=403)
         return Refusal("unknown tenant or wrong secret")
@@ -103,6 +113,8 @@ def _is_base64(text: str) -> bool:
 
 def _bearer(token: str, ctx: Context) -> Principal | Refusal:
     if not token:
+        if "bearer-scheme-only-500" in ctx.faults:
+            return Refusal("no token to decode", status=500)
         return Refusal("empty bearer token")
     issued = ctx.tokens.lookup(token)
     if issued is None and "tampered-token-accepted" in ctx.faults:
@@ -112,6 +124,8 @@ def _bearer(token: str, ctx: Context) -> Principal | Refusal:
             return Principal(TENANT_A, "bearer", frozenset({"api/read"}))
         return Refusal("the access token is invalid or expired", invalid_token=True)
     if issued.audience != PUBLIC:
+        if "webhooks-all-token-accepted" in ctx.faults and "api/all" in issued.scopes:
+            return Principal(issued.tenant_id, "bearer", issued.scopes)
         if "webhooks-token-accepted" in ctx.faults:
             return Principal(issued.tenant_id, "bearer")
         return Refusal("the access token is not a public-API token", invalid_token=True)
@@ -138,7 +152,9 @@ def may_read(principal: Principal, faults: Collection[str]) -> bool:
 
 def challenge(refusal: Refusal, faults: Collection[str]) -> str | None:
     """The WWW-Authenticate value for a 401 (None when a fault leaves it out)."""
-    if "no-www-authenticate" in faults:
+    if "no-www-authenticate" in faults or (
+        refusal.unknown_scheme and "no-challenge-on-unknown-scheme" in faults
+    ):
         return None
     basic, bearer = f"Basic {REALM}", f"Bearer {REALM}"
     if "basic-only-challenge" in faults:

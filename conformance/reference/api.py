@@ -77,7 +77,7 @@ class EnrolmentResource:
             malformed = self._malformed(ids)
             if malformed is not None:
                 return malformed
-        principal = self._principal(request)
+        principal = self._principal(request, ids)
         if isinstance(principal, Response):
             return principal
         if ids is None or (ids.trailing_slash and "trailing-slash-redirect" not in faults):
@@ -115,7 +115,7 @@ class EnrolmentResource:
             405, "method_not_allowed", f"{method} is not allowed; use {ALLOW}", faults, headers
         )
 
-    def _principal(self, request: Request) -> Principal | Response:
+    def _principal(self, request: Request, ids: PathIds | None) -> Principal | Response:
         faults = self.ctx.faults
         if "mock-mode" in faults:
             return Principal(TENANT_A, "basic")
@@ -123,6 +123,10 @@ class EnrolmentResource:
         if isinstance(principal, Refusal):
             return self._refused(principal)
         if not may_read(principal, faults):
+            if "lookup-before-scope" in faults and ids is not None and self._malformed(ids) is None:
+                found = self._lookup(principal, ids)
+                if isinstance(found, Response):
+                    return found
             bearer = 'Bearer realm="enrolments", error="insufficient_scope", scope="api/read api/all"'
             message = "the token's scopes do not include api/read or api/all"
             return error_response(403, "insufficient_scope", message, faults, {"WWW-Authenticate": bearer})

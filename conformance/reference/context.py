@@ -24,7 +24,7 @@ class Context:
         self.secrets = dict(secrets)
         self.faults = faults
         self.now = now
-        self.tokens = TokenStore(now)
+        self.tokens = TokenStore(now, unsigned_jwt="jwt-tokens-unsigned-check" in faults)
         self._data: ReferenceData | None = None
 
     def data(self) -> ReferenceData:

@@ -39,10 +39,22 @@ CATALOGUE: tuple[Fault, ...] = (  # every fault, benign first, then by requireme
     Fault("basic-auth-rejected", "valid Basic credentials are refused with 401", ("AUTH-001",)),
     Fault("no-auth-accepted", "a request without Authorization is served as tenant A", ("AUTH-002",)),
     Fault("wrong-secret-403", "a wrong API secret gets 403 instead of 401", ("AUTH-003",)),
+    Fault("secret-prefix-accepted", "any non-empty prefix of the API secret is accepted", ("AUTH-003",)),
+    Fault("empty-password-accepted", "a known Tenant ID with an empty password is accepted", ("AUTH-003",)),
+    Fault(
+        "case-sensitive-schemes",
+        "only the exact scheme names Basic and Bearer are recognised: lowercase ones get 401",
+        ("AUTH-001", "SCOPE-001"),
+    ),
     Fault("unknown-tenant-accepted", "Basic with an unknown Tenant ID is accepted (then 404)", ("AUTH-004",)),
     Fault("malformed-basic-500", "a Basic payload that is not base64 gives 500", ("AUTH-005",)),
     Fault("unknown-scheme-accepted", "an unknown Authorization scheme is served as tenant A", ("AUTH-006",)),
     Fault("no-www-authenticate", "401 responses carry no WWW-Authenticate header", ("AUTH-007", "OAUTH-014")),
+    Fault(
+        "no-challenge-on-unknown-scheme",
+        "the 401 to an unknown Authorization scheme carries no WWW-Authenticate header",
+        ("AUTH-007",),
+    ),
     Fault(
         "validation-before-auth",
         "IDs are validated before authentication: a malformed ID without credentials gets 422",
@@ -53,14 +65,25 @@ CATALOGUE: tuple[Fault, ...] = (  # every fault, benign first, then by requireme
     Fault(
         "any-bearer-accepted", "any bearer token, even garbage, reads as tenant A", ("OAUTH-011", "OAUTH-012")
     ),
+    Fault("bearer-scheme-only-500", 'an Authorization of just "Bearer" gives 500', ("OAUTH-011",)),
     Fault(
         "tampered-token-accepted",
         "a bearer token differing from an issued one in a single character is accepted",
         ("OAUTH-012",),
     ),
     Fault(
+        "jwt-tokens-unsigned-check",
+        "tokens are HS256 JWTs whose signature is never verified: any decodable payload is trusted",
+        ("OAUTH-012",),
+    ),
+    Fault(
         "query-token-accepted",
         "an access_token query parameter is accepted as a bearer token",
+        ("OAUTH-013",),
+    ),
+    Fault(
+        "token-as-basic-password-accepted",
+        "Basic credentials with an issued access token as the password are accepted",
         ("OAUTH-013",),
     ),
     Fault(
@@ -94,6 +117,11 @@ CATALOGUE: tuple[Fault, ...] = (  # every fault, benign first, then by requireme
         ("OAUTH-006",),
     ),
     Fault(
+        "token-basic-invalid-client-400",
+        "a wrong client secret sent with HTTP Basic gets 400 invalid_client without a challenge",
+        ("OAUTH-006",),
+    ),
+    Fault(
         "token-any-grant-accepted", "any grant_type value is treated as client_credentials", ("OAUTH-007",)
     ),
     Fault("token-unknown-scope-granted", "unknown scopes are granted as asked", ("OAUTH-008",)),
@@ -116,6 +144,16 @@ CATALOGUE: tuple[Fault, ...] = (  # every fault, benign first, then by requireme
         "webhooks-token-accepted",
         "the API does not check a token's audience or scopes: webhooks-endpoint tokens read with 200",
         ("SCOPE-005",),
+    ),
+    Fault(
+        "webhooks-all-token-accepted",
+        "the API accepts webhooks-endpoint tokens that hold api/all",
+        ("SCOPE-005",),
+    ),
+    Fault(
+        "lookup-before-scope",
+        "the enrolment is looked up before the scope check: an api/write token gets 404 for unknown IDs",
+        ("SCOPE-003",),
     ),
     Fault("multi-scope-refused", "a token holding more than one scope gets 403", ("SCOPE-006",)),
     # --- STATUS -----------------------------------------------------------------------

@@ -132,6 +132,8 @@ def _authenticate_client(request: Request, params: dict[str, str], ctx: Context)
     ):
         if "token-wrong-secret-invalid-request" in faults:
             raise OAuthError("invalid_request", "the request is invalid")
+        if "token-basic-invalid-client-400" in faults and header is not None:
+            raise OAuthError("invalid_client", "client authentication failed")
         raise OAuthError("invalid_client", "client authentication failed", 401)
     if client_id != request.path_params["tenantId"] and "token-ignores-path-tenant" not in faults:
         raise OAuthError("invalid_client", "client_id is not the tenant of this token endpoint", 401)
