@@ -43,10 +43,15 @@ def expect_status(response: httpx.Response, expected: int | Collection[int], wha
         )
 
 
+def media_type(content_type: str) -> str:
+    """A Content-Type value without its parameters, lowercased ("" for an empty or absent one)."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def is_json_content_type(response: httpx.Response) -> bool:
     """application/json or any +json media type."""
-    media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
+    received = media_type(response.headers.get("content-type", ""))
+    return received == "application/json" or received.endswith("+json")
 
 
 def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -59,9 +64,15 @@ def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
         ) from None
     if not isinstance(body, dict):
         raise CheckFailed(
-            f"{what}: expected a JSON object body, received a JSON {type(body).__name__}", response=response
+            f"{what}: expected a JSON object body, received a JSON {_json_type(body)}: {describe(response)}",
+            response=response,
         )
     return body
+
+
+def _json_type(value: object) -> str:
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')

@@ -98,6 +98,7 @@ from schemathesis.specs.openapi.checks import (
 from conformance.auth import Auth
 from conformance.client import Client, InfrastructureError, UnsafeRequest
 from conformance.config import FixtureEnrolment
+from conformance.expect import media_type
 
 OPERATION_ID = "getEnrolment"
 AUTHORIZATION = "Authorization"
@@ -117,10 +118,6 @@ def _summary(failure: Failure) -> str:
     """A failure's title and the first paragraph of its message (the rest is the schema it quotes)."""
     first = failure.message.strip().split("\n\n", 1)[0]
     return f"{failure.title}: {first}" if first else failure.title
-
-
-def _media_type(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower()
 
 
 # The schemathesis check that enforces each FUZZ requirement (ignored_auth is implemented here, see above).
@@ -211,7 +208,7 @@ def fuzz_document(
     }
     for item in document["paths"].values():
         for parameter in item.get("parameters", []) + item.get("get", {}).get("parameters", []):
-            target = _resolve(document, parameter)
+            target = resolve_ref(document, parameter)
             values = examples.get(target.get("name", "")) if target.get("in") == "path" else None
             if values:
                 target.pop("example", None)
@@ -219,8 +216,8 @@ def fuzz_document(
     return document
 
 
-def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local $ref ('#/components/...') to the object it names."""
+def resolve_ref(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """The node itself, or the object its local $ref ('#/components/...') names, followed to the end."""
     while "$ref" in node:
         target: Any = document
         for part in node["$ref"].removeprefix("#/").split("/"):
@@ -392,11 +389,11 @@ class Fuzzer:
     def _as_documented_json(self, response: httpx.Response) -> httpx.Response:
         """A +json response (e.g. application/problem+json) relabelled as the application/json the spec
         documents for its status, so that its body is still validated against that schema."""
-        received = _media_type(response.headers.get("content-type", ""))
+        received = media_type(response.headers.get("content-type", ""))
         if not received.endswith("+json"):
             return response
         converted = schemathesis.Response.from_any(response)
-        documented = set(map(_media_type, self.operation.schema.get_content_types(self.operation, converted)))
+        documented = set(map(media_type, self.operation.schema.get_content_types(self.operation, converted)))
         if received in documented or "application/json" not in documented:
             return response
         relabelled = httpx.Response(response.status_code, content=response.content, request=response.request)

@@ -11,6 +11,7 @@ spent) makes it an *error*, not a failure: it says nothing about conformance.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -31,12 +32,20 @@ from conformance.client import (
     describe_error,
 )
 from conformance.config import Credentials, FixtureEnrolment, Settings
-from conformance.results import CheckResult, Exchange
+from conformance.results import CheckResult
 from conformance.spec import default_spec_path, load_spec
 
 # Well-formed IDs that no target should hold (all-zero ObjectIds are never generated).
 UNKNOWN_ASSIGNMENT_ID = "000000000000000000000a55"
 UNKNOWN_ENROLMENT_ID = "000000000000000000000e41"
+UNKNOWN_ID_PREFIX = "ffffffffffffffff"
+# The requests the contract answers with an error, by that status: what each request has wrong.
+ERROR_REQUESTS = {
+    401: "no credentials",
+    403: "a token holding only api/write",
+    404: "an unknown enrolmentId",
+    422: "a malformed enrolmentId",
+}
 INFRASTRUCTURE_ERRORS = (TokenUnavailable, RequestBudgetExhausted, UnsafeRequest, InfrastructureError)
 _NOTES = pytest.StashKey[list[str]]()
 _PHASES = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -50,9 +59,25 @@ class EnrolmentRead:
     response: httpx.Response
     body: dict[str, Any] | None
 
-    @property
-    def exchange(self) -> Exchange | None:
-        return self.response.extensions.get("exchange")
+
+def unknown_id(settings: Settings, purpose: str) -> str:
+    """A well-formed ID derived from purpose that no configured fixture (of either tenant) uses."""
+    taken = {
+        value
+        for fixture in settings.fixtures + settings.other_tenant_fixtures
+        for value in (fixture.assignment_id, fixture.enrolment_id)
+    }
+    counter = 0
+    while True:
+        candidate = UNKNOWN_ID_PREFIX + hashlib.sha256(f"{purpose}:{counter}".encode()).hexdigest()[:8]
+        if candidate not in taken:
+            return candidate
+        counter += 1
+
+
+def non_hex_id(valid: str) -> str:
+    """A malformed variant of a well-formed ID: its last two characters replaced by non-hex letters."""
+    return valid[:22] + "gz"
 
 
 class ConformancePlugin:
@@ -228,6 +253,39 @@ class ConformancePlugin:
         if self.settings.fixtures:
             return self.settings.fixtures[0]
         return FixtureEnrolment(UNKNOWN_ASSIGNMENT_ID, UNKNOWN_ENROLMENT_ID)
+
+    @pytest.fixture(scope="session")
+    def first_enrolment(self) -> FixtureEnrolment:
+        """The first fixture enrolment, for checks that need a record that exists; skipped when none is."""
+        if not self.settings.fixtures:
+            pytest.skip("needs an existing enrolment: configure [[fixtures.enrolments]]")
+        return self.settings.fixtures[0]
+
+    @pytest.fixture(scope="session")
+    def error_request(
+        self, basic: BasicAuth, bearer: Callable[..., BearerAuth], known_enrolment: FixtureEnrolment
+    ) -> Callable[[int], tuple[str, httpx.Response]]:
+        """error_request(status) -> (what was sent, response): the request the contract answers with
+        status (an ERROR_REQUESTS key), for the known enrolment."""
+
+        def send(status: int) -> tuple[str, httpx.Response]:
+            assignment_id, enrolment_id = known_enrolment.assignment_id, known_enrolment.enrolment_id
+            auth: BasicAuth | BearerAuth | None = basic
+            if status == 401:
+                auth = None
+            elif status == 403:
+                try:
+                    auth = bearer("api/write")
+                except TokenUnavailable as exc:
+                    pytest.skip(f"needs a token holding only api/write to provoke a 403: {exc}")
+            elif status == 404:
+                enrolment_id = unknown_id(self.settings, "unknown-enrolment")
+            else:
+                enrolment_id = non_hex_id(enrolment_id)
+            sent = f"a request with {ERROR_REQUESTS[status]}"
+            return sent, self.client.get_enrolment(assignment_id, enrolment_id, auth=auth, note=sent)
+
+        return send
 
     @pytest.fixture
     def enrolment_read(self, enrolment: FixtureEnrolment) -> EnrolmentRead:

@@ -357,9 +357,10 @@ class FakeTarget:
         """The scopes the request's credentials grant, or None when they are missing or wrong."""
         value = request.authorization or ""
         scheme, _, credentials = value.partition(" ")
-        if scheme == "Basic" and credentials == self.basic_payload:
+        scheme = scheme.lower()  # RFC 9110 §11.1: auth scheme names are case-insensitive
+        if scheme == "basic" and credentials == self.basic_payload:
             return {"api/all"}
-        if scheme == "Bearer":
+        if scheme == "bearer":
             with self._lock:
                 return self.issued.get(credentials)
         return None

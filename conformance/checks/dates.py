@@ -8,14 +8,17 @@ reports is left out of the other rules rather than failed twice. An absent or
 null optional date makes a rule that needs it hold trivially; a status rule
 (DATE-003 to DATE-006) is skipped for an enrolment in another status.
 
-"Now" is the run's start (the ``now`` fixture). Dates that record the past may
-be up to CLOCK_SKEW after it (DATE-010), since the target's clock is not ours.
-The status rules compare with ``now`` exactly: overdue means the due date has
-passed, scheduled that the available date is still ahead.
+"Now" is the run's start (the ``now`` fixture). The target's clock is not ours,
+so every comparison with now allows CLOCK_SKEW in the lenient direction: dates
+that record the past may be up to CLOCK_SKEW after now (DATE-010); an overdue
+enrolment's dueDate, and an open one's availableDate, may be up to CLOCK_SKEW
+after now (DATE-004, DATE-006); a scheduled one's availableDate up to
+CLOCK_SKEW before now (DATE-005).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -94,6 +97,10 @@ def _at(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _skew() -> str:
+    return f"{CLOCK_SKEW.seconds // 60} min"
+
+
 @pytest.mark.requirement("DATE-001")
 def check_dates_are_rfc3339(enrolment_read: EnrolmentRead) -> None:
     """DATE-001: every date field present is an RFC 3339 date-time with a zone and a real calendar date."""
@@ -138,37 +145,49 @@ def check_complete_has_completion_before_due(enrolment_read: EnrolmentRead) -> N
 
 @pytest.mark.requirement("DATE-004")
 def check_overdue_is_past_due(enrolment_read: EnrolmentRead, now: datetime) -> None:
-    """DATE-004: an overdue enrolment has a dueDate, before now."""
+    """DATE-004: an overdue enrolment has a dueDate, not after now + CLOCK_SKEW."""
     due = _status_date(enrolment_read, "overdue", "dueDate", "the due date it has exceeded")
-    if not is_later(now, due.instant):
+    if is_later(due.instant, now, tolerance=CLOCK_SKEW):
         raise CheckFailed(
-            f"status overdue: expected a dueDate before now ({_at(now)}), received {due}",
+            f"status overdue: expected a dueDate in the past (not after now + {_skew()}, "
+            f"{_at(now + CLOCK_SKEW)}), received {due}",
             response=enrolment_read.response,
         )
 
 
 @pytest.mark.requirement("DATE-005")
-def check_scheduled_becomes_available_later(enrolment_read: EnrolmentRead, now: datetime) -> None:
-    """DATE-005: a scheduled enrolment has an availableDate, after now."""
+def check_scheduled_becomes_available_later(
+    enrolment_read: EnrolmentRead, now: datetime, note: Callable[[str], None]
+) -> None:
+    """DATE-005: a scheduled enrolment's availableDate, if it has one, is after now - CLOCK_SKEW."""
+    body = _body(enrolment_read)
+    _require_status(body, "scheduled")
+    if body.get("availableDate") is None:
+        note(
+            "scheduled with no availableDate (allowed: the contract does not require one): nothing to compare"
+        )
+        return
     available = _status_date(enrolment_read, "scheduled", "availableDate", "the date it will become open")
-    if not is_later(available.instant, now):
+    if is_later(now, available.instant, tolerance=CLOCK_SKEW):
         raise CheckFailed(
-            f"status scheduled: expected an availableDate after now ({_at(now)}), received {available}",
+            f"status scheduled: expected an availableDate still ahead (after now - {_skew()}, "
+            f"{_at(now - CLOCK_SKEW)}), received {available}",
             response=enrolment_read.response,
         )
 
 
 @pytest.mark.requirement("DATE-006")
 def check_open_is_available(enrolment_read: EnrolmentRead, now: datetime) -> None:
-    """DATE-006: an open enrolment has no availableDate, or one not after now."""
+    """DATE-006: an open enrolment has no availableDate, or one not after now + CLOCK_SKEW."""
     body = _body(enrolment_read)
     _require_status(body, "open")
     available = stamps(body).get("availableDate")
     if available is None and body.get("availableDate") is not None:
         pytest.skip("availableDate is not an RFC 3339 date-time (DATE-001 reports it)")
-    if available and is_later(available.instant, now):
+    if available and is_later(available.instant, now, tolerance=CLOCK_SKEW):
         raise CheckFailed(
-            f"status open: expected no availableDate or one not after now ({_at(now)}), received {available}",
+            f"status open: expected no availableDate, or one not after now + {_skew()} "
+            f"({_at(now + CLOCK_SKEW)}), received {available}",
             response=enrolment_read.response,
         )
 
@@ -229,16 +248,15 @@ def check_enrolment_updated_after_events(enrolment_read: EnrolmentRead) -> None:
 @pytest.mark.requirement("DATE-010")
 def check_past_dates_not_in_future(enrolment_read: EnrolmentRead, now: datetime) -> None:
     """DATE-010: updatedAt, lastCompletedAt and event createdAt/updatedAt are not after now + CLOCK_SKEW."""
-    limit = now + CLOCK_SKEW
     future = [
         str(stamp)
         for path, stamp in stamps(_body(enrolment_read)).items()
         if path in ("updatedAt", "lastCompletedAt") or path.startswith("eventLog[")
-        if is_later(stamp.instant, limit)
+        if is_later(stamp.instant, now, tolerance=CLOCK_SKEW)
     ]
     if future:
         raise CheckFailed(
-            f"expected dates that record the past to be no later than now + {CLOCK_SKEW.seconds // 60} min "
-            f"({_at(limit)}), received {listed(future)}",
+            f"expected dates that record the past to be no later than now + {_skew()} "
+            f"({_at(now + CLOCK_SKEW)}), received {listed(future)}",
             response=enrolment_read.response,
         )

@@ -34,16 +34,22 @@ EXPECTED = {
     "ignored_auth": "401 or 403: the request refused without valid credentials",
 }
 SESSIONS = [("positive", "basic"), ("positive", "bearer"), ("negative", "basic"), ("negative", "bearer")]
+# The requirements judged on every session, each by the one schemathesis check fuzzing.CHECKS names.
+EVERY_SESSION = ("FUZZ-001", "FUZZ-002", "FUZZ-003", "FUZZ-004")
 
 
-def session_params(*, skip_mode: str | None = None, reason: str = "") -> list[Any]:
-    """The four (mode, credentials) sessions as parameters; those of skip_mode are skipped with reason."""
+def session_params(*requirements: str, skip_mode: str | None = None, reason: str = "") -> list[Any]:
+    """(requirement, (mode, credentials)) for each requirement and each of the four sessions, marked with
+    the requirement; the sessions of skip_mode are skipped with reason."""
     return [
         pytest.param(
+            requirement,
             (mode, auth),
-            id=f"{mode}-{auth}",
-            marks=[pytest.mark.skip(reason=reason)] if mode == skip_mode else [],
+            id=f"{requirement}-{mode}-{auth}",
+            marks=[pytest.mark.requirement(requirement)]
+            + ([pytest.mark.skip(reason=reason)] if mode == skip_mode else []),
         )
+        for requirement in requirements
         for mode, auth in SESSIONS
     ]
 
@@ -108,58 +114,42 @@ def expect_no_failures(session: FuzzSession, requirement: str, client: Client) -
     raise CheckFailed(client.redactor.text(message), response=first.response)
 
 
-@pytest.mark.requirement("FUZZ-001")
-@pytest.mark.parametrize("fuzz_session", session_params(), indirect=True)
-def check_no_server_errors(fuzz_session: FuzzSession, client: Client) -> None:
-    """FUZZ-001: no generated request, positive or negative, Basic or Bearer, gets a 5xx."""
-    expect_no_failures(fuzz_session, "FUZZ-001", client)
-
-
-@pytest.mark.requirement("FUZZ-002")
-@pytest.mark.parametrize("fuzz_session", session_params(), indirect=True)
-def check_status_codes_documented(fuzz_session: FuzzSession, client: Client) -> None:
-    """FUZZ-002: every response to a generated request has a status code the spec documents."""
-    expect_no_failures(fuzz_session, "FUZZ-002", client)
-
-
-@pytest.mark.requirement("FUZZ-003")
-@pytest.mark.parametrize("fuzz_session", session_params(), indirect=True)
-def check_content_types_documented(fuzz_session: FuzzSession, client: Client) -> None:
-    """FUZZ-003: every response to a generated request has a Content-Type the spec documents."""
-    expect_no_failures(fuzz_session, "FUZZ-003", client)
-
-
-@pytest.mark.requirement("FUZZ-004")
-@pytest.mark.parametrize("fuzz_session", session_params(), indirect=True)
-def check_bodies_match_schema(fuzz_session: FuzzSession, client: Client) -> None:
-    """FUZZ-004: every response body to a generated request matches the spec's schema for its status."""
-    expect_no_failures(fuzz_session, "FUZZ-004", client)
-
-
-@pytest.mark.requirement("FUZZ-005")
 @pytest.mark.parametrize(
-    "fuzz_session",
-    session_params(skip_mode="positive", reason="positive data does not violate the spec: nothing to reject"),
-    indirect=True,
+    ("requirement", "fuzz_session"), session_params(*EVERY_SESSION), indirect=["fuzz_session"]
 )
-def check_negative_data_rejected(fuzz_session: FuzzSession, client: Client) -> None:
-    """FUZZ-005: every generated request that violates the spec (malformed IDs) is rejected with a 4xx."""
-    expect_no_failures(fuzz_session, "FUZZ-005", client)
+def check_generated_responses_conform(requirement: str, fuzz_session: FuzzSession, client: Client) -> None:
+    """FUZZ-001 to FUZZ-004: no response to a generated request (positive or negative data, Basic or Bearer
+    credentials) fails the requirement's schemathesis check: FUZZ-001 no 5xx, FUZZ-002 a status code the
+    spec documents, FUZZ-003 a Content-Type it documents for that status, FUZZ-004 a body that matches its
+    schema for that status."""
+    expect_no_failures(fuzz_session, requirement, client)
 
 
-@pytest.mark.requirement("FUZZ-006")
 @pytest.mark.parametrize(
-    "fuzz_session",
+    ("requirement", "fuzz_session"),
     session_params(
+        "FUZZ-005", skip_mode="positive", reason="positive data does not violate the spec: nothing to reject"
+    ),
+    indirect=["fuzz_session"],
+)
+def check_negative_data_rejected(requirement: str, fuzz_session: FuzzSession, client: Client) -> None:
+    """FUZZ-005: every generated request that violates the spec (malformed IDs) is rejected with a 4xx."""
+    expect_no_failures(fuzz_session, requirement, client)
+
+
+@pytest.mark.parametrize(
+    ("requirement", "fuzz_session"),
+    session_params(
+        "FUZZ-006",
         skip_mode="negative",
         reason="a malformed path may miss the route, so its answer says nothing about authentication "
         "(as schemathesis's ignored_auth)",
     ),
-    indirect=True,
+    indirect=["fuzz_session"],
 )
-def check_authentication_enforced(fuzz_session: FuzzSession, client: Client) -> None:
+def check_authentication_enforced(requirement: str, fuzz_session: FuzzSession, client: Client) -> None:
     """FUZZ-006: a request accepted with valid credentials is refused without them and with invalid ones."""
-    expect_no_failures(fuzz_session, "FUZZ-006", client)
+    expect_no_failures(fuzz_session, requirement, client)
     if not fuzz_session.auth_probed:
         pytest.skip(
             "no generated request was answered 2xx with valid credentials, so there was no accepted request "
