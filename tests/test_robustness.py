@@ -558,7 +558,7 @@ def test_confirmed_production_proceeds(tmp_path: Path) -> None:
         reports=tmp_path / "reports",
         env={"ENROLMENT_API_SECRET": SECRET},
     )
-    assert_no_verdict(run, "https://public.api.learn.link/rest/v1", "DNS lookup failed")
+    assert_no_verdict(run, "https://public.api.learn.link/rest/v1", "DNS lookup failed", "loopback guard")
     assert run.results()["mode"]["production"] is True
     assert "production (confirmed)" in run.stdout
 
