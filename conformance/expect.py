@@ -54,6 +54,18 @@ def is_json_content_type(response: httpx.Response) -> bool:
     return received == "application/json" or received.endswith("+json")
 
 
+def listed(items: list[str], limit: int = 10) -> str:
+    """Findings joined for a failure message, at most ``limit`` of them."""
+    more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
+
+
+def expect_no_findings(findings: list[str], expected: str, response: httpx.Response) -> None:
+    """Fail when a rule found anything: say what was expected, then list what was received."""
+    if findings:
+        raise CheckFailed(f"expected {expected}; received {listed(findings)}", response=response)
+
+
 def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     """The response body parsed as a JSON object, or a failure saying what came instead."""
     try:

@@ -52,6 +52,9 @@ UNKNOWN_SCHEMES = {
 }
 
 
+REQUIREMENT_AUTH_005 = pytest.mark.requirement("AUTH-005")
+
+
 def _get(client: Client, enrolment: FixtureEnrolment, auth, note: str) -> httpx.Response:  # type: ignore[no-untyped-def]
     return client.get_enrolment(enrolment.assignment_id, enrolment.enrolment_id, auth=auth, note=note)
 
@@ -115,16 +118,32 @@ def check_unknown_tenant_is_401(
     expect_status(response, 401, "GET with an unknown Tenant ID")
 
 
-@pytest.mark.requirement("AUTH-005")
-@pytest.mark.parametrize("kind", MALFORMED_BASIC)
-def check_malformed_basic_is_401(client: Client, known_enrolment: FixtureEnrolment, kind: str) -> None:
-    """AUTH-005: malformed Basic credentials get 401, never a 5xx."""
-    auth = RawAuthorization(MALFORMED_BASIC[kind])
-    response = _get(client, known_enrolment, auth, f"malformed Basic credentials: {kind}")
-    expect_status(response, 401, f"GET with malformed Basic credentials ({kind})")
+# Authorization values no credentials can be read from, each marked with the requirement it probes.
+UNUSABLE_AUTHORIZATION = [
+    *(
+        pytest.param(value, f"malformed Basic credentials ({kind})", id=kind, marks=REQUIREMENT_AUTH_005)
+        for kind, value in MALFORMED_BASIC.items()
+    ),
+    *(
+        pytest.param(value, f"the {scheme} scheme", id=scheme, marks=pytest.mark.requirement("AUTH-006"))
+        for scheme, value in UNKNOWN_SCHEMES.items()
+    ),
+]
 
 
-@pytest.mark.requirement("AUTH-005")
+@pytest.mark.parametrize(("value", "what"), UNUSABLE_AUTHORIZATION)
+def check_unusable_authorization_is_401(
+    client: Client, known_enrolment: FixtureEnrolment, value: str, what: str
+) -> None:
+    """AUTH-005 / AUTH-006: malformed Basic credentials, or a scheme other than Basic or Bearer, get 401.
+
+    Never a 5xx, and never the enrolment.
+    """
+    response = _get(client, known_enrolment, RawAuthorization(value), what)
+    expect_status(response, 401, f"GET with {what}")
+
+
+@REQUIREMENT_AUTH_005
 def check_password_without_user_is_401(
     client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment
 ) -> None:
@@ -132,15 +151,6 @@ def check_password_without_user_is_401(
     auth = RawAuthorization("Basic " + basic_credentials("", tenant.secret))
     response = _get(client, known_enrolment, auth, "Basic with an empty Tenant ID and the real secret")
     expect_status(response, 401, "GET with an empty Tenant ID")
-
-
-@pytest.mark.requirement("AUTH-006")
-@pytest.mark.parametrize("scheme", UNKNOWN_SCHEMES)
-def check_unknown_scheme_is_401(client: Client, known_enrolment: FixtureEnrolment, scheme: str) -> None:
-    """AUTH-006: an Authorization scheme other than Basic or Bearer gets 401."""
-    auth = RawAuthorization(UNKNOWN_SCHEMES[scheme])
-    response = _get(client, known_enrolment, auth, f"unknown Authorization scheme: {scheme}")
-    expect_status(response, 401, f"GET with the {scheme} scheme")
 
 
 @pytest.mark.requirement("AUTH-007")

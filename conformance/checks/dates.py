@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from conformance.checks.status import ABSENT, event_objects, listed, shown
-from conformance.expect import CheckFailed
+from conformance.checks.status import ABSENT, event_objects, shown
+from conformance.expect import CheckFailed, expect_no_findings
 from conformance.plugin import EnrolmentRead
 from conformance.timestamps import InvalidTimestamp, is_later, parse_rfc3339
 
@@ -110,12 +110,8 @@ def check_dates_are_rfc3339(enrolment_read: EnrolmentRead) -> None:
             parse_rfc3339(value)
         except InvalidTimestamp as exc:
             bad.append(f"{path} = {shown(value)} ({exc})")
-    if bad:
-        raise CheckFailed(
-            "expected RFC 3339 date-times such as 2023-08-23T09:09:16.076Z or 2023-08-23T10:09:16+01:00; "
-            f"received {listed(bad)}",
-            response=enrolment_read.response,
-        )
+    expected = "RFC 3339 date-times such as 2023-08-23T09:09:16.076Z or 2023-08-23T10:09:16+01:00"
+    expect_no_findings(bad, expected, enrolment_read.response)
 
 
 @pytest.mark.requirement("DATE-002")
@@ -201,12 +197,8 @@ def check_events_in_time_order(enrolment_read: EnrolmentRead) -> None:
         for earlier, later in pairwise(created)
         if is_later(earlier.instant, later.instant)
     ]
-    if backwards:
-        raise CheckFailed(
-            "expected eventLog entries oldest first (createdAt never decreasing), "
-            f"received {listed(backwards)}",
-            response=enrolment_read.response,
-        )
+    expected = "eventLog entries oldest first (createdAt never decreasing)"
+    expect_no_findings(backwards, expected, enrolment_read.response)
 
 
 @pytest.mark.requirement("DATE-008")
@@ -219,11 +211,7 @@ def check_event_created_not_after_updated(enrolment_read: EnrolmentRead) -> None
         created, updated = (dates.get(f"eventLog[{index}].{name}") for name in EVENT_DATES)
         if created and updated and is_later(created.instant, updated.instant):
             bad.append(f"{created} is after {updated}")
-    if bad:
-        raise CheckFailed(
-            f"expected each event's createdAt not after its updatedAt, received {listed(bad)}",
-            response=enrolment_read.response,
-        )
+    expect_no_findings(bad, "each event's createdAt not after its updatedAt", enrolment_read.response)
 
 
 @pytest.mark.requirement("DATE-009")
@@ -254,9 +242,5 @@ def check_past_dates_not_in_future(enrolment_read: EnrolmentRead, now: datetime)
         if path in ("updatedAt", "lastCompletedAt") or path.startswith("eventLog[")
         if is_later(stamp.instant, now, tolerance=CLOCK_SKEW)
     ]
-    if future:
-        raise CheckFailed(
-            f"expected dates that record the past to be no later than now + {_skew()} "
-            f"({_at(now + CLOCK_SKEW)}), received {listed(future)}",
-            response=enrolment_read.response,
-        )
+    expected = f"dates that record the past to be no later than now + {_skew()} ({_at(now + CLOCK_SKEW)})"
+    expect_no_findings(future, expected, enrolment_read.response)

@@ -16,9 +16,9 @@ import pytest
 from jsonschema import ValidationError
 
 from conformance.auth import BearerAuth
-from conformance.checks.status import ABSENT, event_objects, listed, shown
+from conformance.checks.status import ABSENT, event_objects, shown
 from conformance.client import Client
-from conformance.expect import CheckFailed, is_json_content_type, json_object
+from conformance.expect import CheckFailed, is_json_content_type, json_object, listed
 from conformance.fuzzing import resolve_ref
 from conformance.plugin import EnrolmentRead
 from conformance.spec import schema_validator

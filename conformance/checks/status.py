@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conformance.config import STATUSES
-from conformance.expect import CheckFailed
+from conformance.expect import CheckFailed, expect_no_findings
 from conformance.plugin import EnrolmentRead
 
 UNASSIGNED = "unassigned"
@@ -30,12 +30,6 @@ def shown(value: object, limit: int = 80) -> str:
         return "no such field"
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def listed(items: list[str], limit: int = 10) -> str:
-    """Findings joined for a failure message, at most ``limit`` of them."""
-    more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
-    return "; ".join(items[:limit]) + more
 
 
 def event_log(body: dict[str, Any]) -> list[Any]:
@@ -69,12 +63,8 @@ def check_event_statuses_are_known_values(enrolment_read: EnrolmentRead) -> None
         for field in EVENT_STATUS_FIELDS
         if entry.get(field, ABSENT) not in STATUSES
     ]
-    if bad:
-        raise CheckFailed(
-            f"expected every previousStatus and newStatus to be exactly one of {', '.join(STATUSES)}; "
-            f"received {listed(bad)}",
-            response=enrolment_read.response,
-        )
+    expected = f"every previousStatus and newStatus to be exactly one of {', '.join(STATUSES)}"
+    expect_no_findings(bad, expected, enrolment_read.response)
 
 
 @pytest.mark.requirement("STATUS-003")
@@ -124,12 +114,8 @@ def check_event_chain_is_continuous(enrolment_read: EnrolmentRead) -> None:
                 f"eventLog[{index}].previousStatus = {shown(entry['previousStatus'])} but "
                 f"eventLog[{index - 1}].newStatus = {shown(prior['newStatus'])}"
             )
-    if breaks:
-        raise CheckFailed(
-            "expected each entry's previousStatus to equal the prior entry's newStatus; "
-            f"received {listed(breaks)}",
-            response=enrolment_read.response,
-        )
+    expected = "each entry's previousStatus to equal the prior entry's newStatus"
+    expect_no_findings(breaks, expected, enrolment_read.response)
 
 
 @pytest.mark.requirement("STATUS-006")
