@@ -1,7 +1,9 @@
 """The command line: ``enrolment-conformance run | serve | requirements | faults | report | diff``.
 
-Exit codes of ``run``: 0 conformant, 1 non-conformant, 2 usage or configuration
-error, 3 no verdict (target unreachable or another infrastructure error).
+Exit codes of ``run``: 0 conformant (every claimed class verified and passed),
+1 non-conformant, 2 usage or configuration error, 3 no verdict (target
+unreachable or another infrastructure error), 4 incomplete (nothing failed, but
+a claimed class was not fully verified), 130 / 143 interrupted by SIGINT / SIGTERM.
 With ``--baseline`` the gate decides instead of the verdict: 1 only for failures
 the baseline does not accept (new, or past their expiry); see conformance/baseline.py.
 Every non-zero exit prints one line on stderr saying why.
@@ -9,9 +11,12 @@ Every non-zero exit prints one line on stderr saying why.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,9 +25,11 @@ import click
 from conformance import __version__
 from conformance.client import ClientLimits
 from conformance.config import ConfigError, Overrides, Settings, apply_run_options, load_settings
+from conformance.console import describe_mode, print_summary, printable
+from conformance.interrupt import interruptible
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
-VERDICT_EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "error": EXIT_ERROR}
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+VERDICT_EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "error": EXIT_ERROR, "incomplete": EXIT_INCOMPLETE}
 SECRET_FLAGS = (
     "--api-secret",
     "--secret",
@@ -75,7 +82,16 @@ def cli() -> None:
     "--spec", "spec_path", type=click.Path(path_type=Path), help="Run from another OpenAPI document."
 )
 @click.option(
-    "-k", "select", help="Only run checks matching this pytest -k expression (e.g. 'AUTH or ERR-003')."
+    "-k",
+    "select",
+    help="Debugging: only run checks matching this pytest -k expression (e.g. 'AUTH-003 or ERR-003'); "
+    "a selection is at best an incomplete verdict.",
+)
+@click.option(
+    "--claim",
+    "claim",
+    help="Narrow the claim on purpose to these conformance classes (comma-separated: core, oauth, "
+    "isolation, methods, generated); the others do not run [default: every class].",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for property-based generation.")
 @click.option("--max-examples", type=int, default=100, show_default=True, help="Generated cases per mode.")
@@ -146,6 +162,7 @@ def run(
     reports_dir: Path,
     spec_path: Path | None,
     select: str | None,
+    claim: str | None,
     seed: int,
     max_examples: int,
     strict: bool,
@@ -172,7 +189,7 @@ def run(
     failure, budget spent, target stopped answering ...).
     """
     from conformance.reports import write_reports
-    from conformance.runner import RunOptions, execute
+    from conformance.runner import RunOptions
 
     overrides = Overrides(
         base_url=base_url,
@@ -186,25 +203,23 @@ def run(
         seed=seed,
         max_examples=max_examples,
         strict=strict,
+        claim=_claimed(claim),
     )
     has_target = bool(config_file or base_url or environment)
-    if faults and has_target:
-        raise UsageFailure(
-            "--fault applies to the bundled reference target only; drop --config/--base-url/--env"
-        )
-    baseline = _load_baseline(baseline_file)
+    _check_faults(faults, has_target)
     if insecure and ca_bundle:
         raise UsageFailure("--insecure and --ca-bundle contradict each other: give one")
-    if max_rps is None:
-        max_rps = DEFAULT_MAX_RPS if has_target else 0.0
+    baseline = _load_baseline(baseline_file)
+    _check_output_paths(reports_dir, baseline_write)
     options = RunOptions(
         limits=ClientLimits(
             timeout_s=timeout_s,
             max_requests=max_requests,
-            max_rps=max_rps or None,
+            max_rps=(DEFAULT_MAX_RPS if has_target else 0.0) if max_rps is None else max_rps or None,
             max_body_bytes=max_body_bytes,
         ),
-        allow_unsafe_methods=allow_unsafe_methods,
+        # the bundled reference target is the suite's own: it may receive unsafe methods
+        allow_unsafe_methods=allow_unsafe_methods or not has_target,
         ca_bundle=ca_bundle,
         insecure=insecure,
         production_confirmed=confirm_production,
@@ -216,24 +231,108 @@ def run(
             err=True,
         )
     started = time.perf_counter()
-    try:
-        if has_target:
-            settings = load_settings(config_file, overrides)
-            result = execute(settings, options)
-        else:
-            result = _run_against_reference(overrides, faults, options)
-    except ConfigError as exc:
-        raise UsageFailure(str(exc)) from None
-    result = _apply_baseline(result, baseline)
-    paths = write_reports(result, reports_dir)
-    _write_baseline(result, baseline, baseline_write)
-    _print_summary(result, paths, time.perf_counter() - started)
-    sys.exit(VERDICT_EXIT[result.gate or result.verdict])
+    with interruptible() as interruption:
+        options = replace(options, interruption=interruption)
+        try:
+            if has_target:
+                result = _execute(load_settings(config_file, overrides), options)
+            else:
+                result = _run_against_reference(overrides, faults, options)
+        except ConfigError as exc:
+            raise UsageFailure(str(exc)) from None
+        result = _apply_baseline(result, baseline)
+        paths = write_reports(result, reports_dir)
+        _write_baseline(result, baseline, baseline_write)
+        _print_outcome(result, paths, time.perf_counter() - started)
+    sys.exit(interruption.exit_code if result.interrupted else VERDICT_EXIT[result.gate or result.verdict])
+
+
+def _claimed(claim: str | None) -> tuple[str, ...] | None:
+    """--claim as a tuple of known class IDs (a usage error names close matches)."""
+    from conformance.catalogue import load_classes
+
+    if claim is None:
+        return None
+    names = tuple(name.strip() for name in claim.split(",") if name.strip())
+    known = load_classes()
+    for name in names:
+        if name not in known:
+            raise UsageFailure(f"--claim: unknown conformance class {name!r}{_close(name, known)}")
+    if not names:
+        raise UsageFailure(f"--claim names no class; choose from {', '.join(known)}")
+    return names
+
+
+def _close(name: str, known: Iterable[str]) -> str:
+    """'; did you mean X?' for a misspelt name, then every known name."""
+    known = list(known)
+    matches = difflib.get_close_matches(name, known, n=3)
+    hint = f"; did you mean {' or '.join(matches)}?" if matches else ""
+    return f"{hint} (known: {', '.join(known)})"
+
+
+def _check_faults(faults: tuple[str, ...], has_target: bool) -> None:
+    """--fault names a known fault of the bundled target, and only without a target of the user's."""
+    from conformance.reference.faults import FAULTS
+
+    if faults and has_target:
+        raise UsageFailure(
+            "--fault applies to the bundled reference target only; drop --config/--base-url/--env"
+        )
+    for name in faults:
+        if name not in FAULTS:
+            matches = difflib.get_close_matches(name, FAULTS, n=3)
+            hint = f"; did you mean {' or '.join(matches)}?" if matches else ""
+            raise UsageFailure(f"unknown fault {name!r}{hint} (`enrolment-conformance faults` lists them)")
+
+
+def _check_output_paths(reports_dir: Path, baseline_write: Path | None) -> None:
+    """Every output place is usable before the first request: the reports folder (created when the
+    reports are written) is a folder or can be made one, and a --baseline-write file can be written."""
+    if reports_dir.exists() and not reports_dir.is_dir():
+        raise UsageFailure(f"--reports {reports_dir} is a file, not a folder: name a folder for the reports")
+    _expect_writable(reports_dir, f"--reports {reports_dir}")
+    if baseline_write is not None:
+        if baseline_write.is_dir():
+            raise UsageFailure(f"--baseline-write {baseline_write} is a folder: name a file")
+        _expect_writable(baseline_write.parent, f"--baseline-write {baseline_write}")
+
+
+def _expect_writable(folder: Path, what: str) -> None:
+    """The folder, or the nearest folder above it that exists, can be written to."""
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageFailure(f"{what}: {existing} is a file, so no folder can be made there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageFailure(f"{what}: {existing} is not writable")
+
+
+def _execute(settings: Settings, options):  # type: ignore[no-untyped-def]
+    """Run, printing the header once the run is known to be usable, before the first request."""
+    from conformance.runner import execute
+
+    return execute(settings, options, on_start=_print_header)
+
+
+def _print_header(settings: Settings, mode: dict[str, object]) -> None:
+    click.echo(f"enrolment-conformance {__version__} against {_target_words(settings)}")
+    click.echo(f"mode: {describe_mode(mode)}")
+    click.echo(f"claim: {', '.join(settings.claimed_classes())}{' (narrowed)' if settings.claim else ''}")
+
+
+def _target_words(settings: Settings) -> str:
+    words = settings.target.base_url
+    if settings.reference:
+        words += " (bundled reference implementation)"
+    if settings.faults:
+        words += f" with fault(s) {', '.join(settings.faults)}"
+    return words
 
 
 def _run_against_reference(overrides: Overrides, faults: tuple[str, ...], options):  # type: ignore[no-untyped-def]
     from conformance.reference.server import SECRET_ENVS, ReferenceServer, reference_settings
-    from conformance.runner import execute
 
     # The reference target's secrets are random per run, unless both variables are set (the secret-scan
     # test sets them, to look for known values in everything the run writes).
@@ -241,64 +340,22 @@ def _run_against_reference(overrides: Overrides, faults: tuple[str, ...], option
     secrets = given if all(given.values()) else None
     with ReferenceServer(faults=faults, secrets=secrets) as server:
         settings: Settings = apply_run_options(reference_settings(server), overrides)
-        return execute(settings, options)
+        return _execute(settings, options)
 
 
-def _print_summary(result, paths: dict[str, Path], seconds: float) -> None:  # type: ignore[no-untyped-def]
-    from conformance.baseline import console_label, console_note, gate_error, gate_line
+def _print_outcome(result, paths: dict[str, Path], seconds: float) -> None:  # type: ignore[no-untyped-def]
+    """The summary on stdout, and on stderr one line saying why the exit code is not 0."""
+    from conformance.baseline import gate_error, gate_line
     from conformance.baseline import summary_lines as baseline_summary
-    from conformance.reports import JSON_NAME, results_sha256
 
-    counts = result.counts
-    target = result.target["base_url"]
-    kind = (
-        " (bundled reference implementation)"
-        if result.target.get("kind") == "reference implementation"
-        else ""
-    )
-    if result.reference_faults:
-        kind += f" with fault(s) {', '.join(result.reference_faults)}"
-    click.echo(f"enrolment-conformance {result.suite_version} against {target}{kind}")
-    if result.mode:
-        click.echo(f"mode: {describe_mode(result.mode)}")
-    for req in result.requirements:
-        if req.outcome in ("failed", "error"):
-            label = "FAIL" if req.outcome == "failed" else "ERROR"
-            if req.outcome == "failed" and req.level == "SHOULD" and not result.strict:
-                label = "WARN"
-            label = console_label(req) or label  # ACCEPTED: a failure the baseline accepts
-            message = console_note(req) + (req.messages[0] if req.messages else req.title)
-            click.echo(f"  {label:5} {req.id} ({req.level}) {message[:220]}")
-    requests = result.requests.get("total", 0)
-    click.echo(
-        f"{counts['total']} requirements: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped, {counts['error']} error; {requests} requests in {seconds:.1f} s"
-    )
-    for warning in result.warnings:
-        click.echo(f"  warning: {warning[:300]}")
-    for line in baseline_summary(result):
-        click.echo(line)
-    for name, path in paths.items():
-        click.echo(f"  {name}: {path}")
-    click.echo(f"results.json sha256: {results_sha256(paths[JSON_NAME])}")
-    verdict = {"pass": "PASS: conformant", "fail": "FAIL: non-conformant", "error": "ERROR: no verdict"}
-    click.echo(f"verdict: {verdict[result.verdict]}")
-    if result.gate is not None:  # with --baseline, the gate decides the exit code
-        click.echo(gate_line(result))
-        if result.gate != "pass":
-            click.echo(f"error: {gate_error(result)}", err=True)
-    elif result.verdict == "fail":
-        failed = [
-            r.id
-            for r in result.requirements
-            if r.outcome == "failed" and (r.level == "MUST" or result.strict)
-        ]
-        click.echo(
-            f"error: the target is not conformant: {len(failed)} requirement(s) failed: {', '.join(failed)}",
-            err=True,
-        )
-    elif result.verdict == "error":
-        click.echo(f"error: {result.error}", err=True)
+    lines = baseline_summary(result)
+    if result.gate is not None:
+        lines.append(gate_line(result))
+    print_summary(result, paths, seconds, click.echo, lines)
+    if result.gate is not None and result.gate != "pass":
+        click.echo(f"error: {printable(gate_error(result))}", err=True)
+    elif result.gate is None and result.verdict != "pass":
+        click.echo(f"error: {printable(result.verdict_reason or result.verdict)}", err=True)
 
 
 def _load_baseline(path: Path | None):  # type: ignore[no-untyped-def]
@@ -334,29 +391,6 @@ def _write_baseline(result, previous, path: Path | None) -> None:  # type: ignor
         raise UsageFailure(f"cannot write the baseline {path}: {exc.strerror or exc}") from None
     failed = sum(1 for req in result.requirements if req.outcome == "failed")
     click.echo(f"baseline written: {path} ({failed} failed requirement(s) recorded; edit each reason)")
-
-
-def describe_mode(mode: dict) -> str:  # type: ignore[type-arg]
-    """One line saying how the run treated the target (from results.json's mode)."""
-    methods = (
-        "unsafe methods allowed"
-        if mode.get("unsafe_methods")
-        else "read-only (GET/HEAD; POST to token endpoints)"
-    )
-    rps = mode.get("max_rps")
-    parts = [
-        methods,
-        f"at most {mode.get('max_requests')} requests",
-        f"{rps:g} requests/s" if rps else "no rate limit",
-        f"timeout {mode.get('timeout_s'):g} s",
-        f"bodies capped at {mode.get('max_body_bytes')} bytes",
-        {"on": "TLS verified", "ca-bundle": "TLS verified (with --ca-bundle)", "off": "TLS NOT verified"}.get(
-            str(mode.get("tls_verify")), "TLS ?"
-        ),
-    ]
-    if mode.get("production"):
-        parts.append("production (confirmed)")
-    return ", ".join(parts)
 
 
 @cli.command()
@@ -487,8 +521,8 @@ def main() -> int:
         exc.show()
         return exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("error: interrupted", err=True)
-        return EXIT_ERROR
+        click.echo("error: interrupted before the run started; no reports written", err=True)
+        return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("ENROLMENT_CONFORMANCE_DEBUG"):
             raise

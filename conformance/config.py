@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.catalogue import load_classes
+
 ID_PATTERN = re.compile(r"^[0-9a-f]{24}$")
 STATUSES = ("archived", "complete", "open", "overdue", "scheduled", "unassigned")
 DEFAULT_SECRET_ENV = "ENROLMENT_API_SECRET"
@@ -134,6 +136,11 @@ class Settings:
     strict: bool = False
     reference: bool = False  # True when the target is the bundled reference implementation
     faults: tuple[str, ...] = ()  # reference target faults switched on for this run
+    claim: tuple[str, ...] | None = None  # the conformance classes claimed; None: every class
+
+    def claimed_classes(self) -> tuple[str, ...]:
+        """The classes this run claims, in catalogue order (every class unless narrowed on purpose)."""
+        return tuple(cls for cls in load_classes() if self.claim is None or cls in self.claim)
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret this run holds, for redaction."""
@@ -156,6 +163,7 @@ class Overrides:
     seed: int | None = None
     max_examples: int | None = None
     strict: bool = False
+    claim: tuple[str, ...] | None = None
 
 
 _TOP_KEYS = {"target", "credentials", "fixtures"}
@@ -259,6 +267,7 @@ def apply_run_options(settings: Settings, overrides: Overrides) -> Settings:
         seed=settings.seed if overrides.seed is None else overrides.seed,
         max_examples=overrides.max_examples or settings.max_examples,
         strict=overrides.strict or settings.strict,
+        claim=overrides.claim or settings.claim,
     )
 
 

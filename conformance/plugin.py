@@ -33,6 +33,7 @@ from conformance.client import (
 )
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.results import CheckResult
+from conformance.skips import classify, needs_reason, not_applicable, skip_needing
 from conformance.spec import default_spec_path, load_spec
 
 # Well-formed IDs that no target should hold (all-zero ObjectIds are never generated).
@@ -125,24 +126,27 @@ class ConformancePlugin:
         config.addinivalue_line("markers", "requirement(id): the catalogue requirement a check enforces")
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        if "enrolment" in metafunc.fixturenames:
-            fixtures = self.settings.fixtures
+        for argname, fixtures, key in (
+            ("enrolment", self.settings.fixtures, "fixtures.enrolments"),
+            (
+                "other_tenant_enrolment",
+                self.settings.other_tenant_fixtures,
+                "fixtures.other_tenant_enrolments",
+            ),
+        ):
+            if argname not in metafunc.fixturenames:
+                continue
             if fixtures:
-                metafunc.parametrize("enrolment", fixtures, ids=[f.label for f in fixtures])
+                metafunc.parametrize(argname, fixtures, ids=[f.label for f in fixtures])
             else:
-                skip = pytest.mark.skip(reason="no fixture enrolments configured ([[fixtures.enrolments]])")
-                metafunc.parametrize("enrolment", [pytest.param(None, marks=skip)], ids=["no-fixtures"])
-        if "other_tenant_enrolment" in metafunc.fixturenames:
-            others = self.settings.other_tenant_fixtures
-            if others:
-                metafunc.parametrize("other_tenant_enrolment", others, ids=[f.label for f in others])
-            else:
-                reason = "no other-tenant enrolments configured ([[fixtures.other_tenant_enrolments]])"
-                skipped = [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
-                metafunc.parametrize("other_tenant_enrolment", skipped, ids=["no-fixtures"])
+                skip = pytest.mark.skip(reason=needs_reason(key, "no such enrolments configured"))
+                metafunc.parametrize(argname, [pytest.param(None, marks=skip)], ids=["no-fixtures"])
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Every check names a known requirement; checks of classes outside the claim do not run."""
         catalogue = load_catalogue()
+        claim = self.settings.claimed_classes()
+        kept, deselected = [], []
         for item in items:
             marker = item.get_closest_marker("requirement")
             if marker is None or marker.args[0] not in catalogue:
@@ -150,6 +154,10 @@ class ConformancePlugin:
                 raise pytest.UsageError(f"check {item.nodeid} names an unknown requirement: {found}")
             requirement = marker.args[0]
             item.extra_keyword_matches.update({requirement, requirement.split("-")[0]})
+            (kept if catalogue[requirement].conformance_class in claim else deselected).append(item)
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = kept
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
@@ -165,26 +173,20 @@ class ConformancePlugin:
     def _check_result(self, item: pytest.Item, phases: dict[str, pytest.TestReport]) -> CheckResult:
         requirement = item.get_closest_marker("requirement").args[0]  # type: ignore[union-attr]
         exchanges = self.client.recorder.take()
-        outcome, message, evidence = "passed", "", None
+        outcome, message, needs, evidence = "passed", "", None, None
         for when in ("setup", "call", "teardown"):
             report = phases.get(when)
             if report is None or report.passed:
                 continue
             if report.skipped:
-                outcome, message = "skipped", _skip_reason(report)
+                message = _skip_reason(report)
+                kind, needs = classify(message)
+                outcome = "not_applicable" if kind == "not_applicable" else "skipped"
                 break
             excinfo = getattr(report, "conformance_error", None)
             exc = excinfo.value if excinfo is not None else None
-            if isinstance(exc, AssertionError) and when == "call":
-                outcome, message = "failed", str(exc) or "assertion failed"
-                evidence = getattr(exc, "exchange", None)
-            elif isinstance(exc, httpx.TransportError):
-                outcome, message = "error", f"could not get an answer from the target: {describe_error(exc)}"
-            elif isinstance(exc, INFRASTRUCTURE_ERRORS):
-                outcome, message = "error", str(exc)
-            else:
-                kind = exc.__class__.__name__ if exc is not None else "error"
-                outcome, message = "error", f"the check itself broke ({kind}: {exc}); please report this"
+            outcome, message, needs = _judged(exc, when)
+            evidence = getattr(exc, "exchange", None) if outcome == "failed" else None
             break
         if evidence is not None and evidence not in exchanges:
             exchanges.insert(0, evidence)
@@ -197,6 +199,7 @@ class ConformancePlugin:
             duration_s=round(duration, 4),
             exchanges=exchanges[-6:],
             notes=item.stash.get(_NOTES, []),
+            needs=needs,
         )
 
     # --- fixtures ----------------------------------------------------------
@@ -230,7 +233,7 @@ class ConformancePlugin:
     def other_tenant(self) -> Credentials:
         """The other tenant's credentials; checks that need them are skipped without them."""
         if self.settings.other_tenant is None:
-            pytest.skip("no other tenant configured ([credentials.other_tenant])")
+            skip_needing("credentials.other_tenant", "no other tenant configured")
         return self.settings.other_tenant
 
     @pytest.fixture(scope="session")
@@ -239,7 +242,7 @@ class ConformancePlugin:
 
         def get(*scopes: str, webhooks: bool = False, credentials: Credentials | None = None) -> BearerAuth:
             if self.settings.target.token_url is None and not webhooks:
-                pytest.skip("no token_url configured: OAuth 2.0 checks need the token endpoint")
+                skip_needing("target.token_url", "OAuth 2.0 checks need the token endpoint")
             return self.tokens.token(credentials or self.settings.tenant, scopes, webhooks=webhooks).auth()
 
         return get
@@ -258,7 +261,7 @@ class ConformancePlugin:
     def first_enrolment(self) -> FixtureEnrolment:
         """The first fixture enrolment, for checks that need a record that exists; skipped when none is."""
         if not self.settings.fixtures:
-            pytest.skip("needs an existing enrolment: configure [[fixtures.enrolments]]")
+            skip_needing("fixtures.enrolments", "needs an enrolment that exists")
         return self.settings.fixtures[0]
 
     @pytest.fixture(scope="session")
@@ -277,7 +280,7 @@ class ConformancePlugin:
                 try:
                     auth = bearer("api/write")
                 except TokenUnavailable as exc:
-                    pytest.skip(f"needs a token holding only api/write to provoke a 403: {exc}")
+                    not_applicable(f"needs a token holding only api/write to provoke a 403: {exc}")
             elif status == 404:
                 enrolment_id = unknown_id(self.settings, "unknown-enrolment")
             else:
@@ -308,7 +311,7 @@ class ConformancePlugin:
     def all_enrolment_reads(self) -> list[EnrolmentRead]:
         """Every fixture enrolment's read (the same once-per-run reads); skipped when none is configured."""
         if not self.settings.fixtures:
-            pytest.skip("no fixture enrolments configured ([[fixtures.enrolments]])")
+            skip_needing("fixtures.enrolments", "no fixture enrolments configured")
         return [self.read(fixture) for fixture in self.settings.fixtures]
 
     @pytest.fixture
@@ -321,7 +324,7 @@ class ConformancePlugin:
     def unsafe_methods(self) -> None:
         """Skips the check unless the user opted in to sending methods other than GET and HEAD."""
         if not self.allow_unsafe_methods:
-            pytest.skip("sends methods other than GET/HEAD: opt in with --allow-unsafe-methods")
+            skip_needing("--allow-unsafe-methods", "sends methods other than GET/HEAD to the API")
 
     @pytest.fixture(scope="session")
     def spec(self) -> dict[str, Any]:
@@ -332,6 +335,21 @@ class ConformancePlugin:
     def now(self) -> datetime:
         """The run's start time (UTC), the reference for 'in the past' and 'in the future'."""
         return self.started
+
+
+def _judged(exc: BaseException | None, when: str) -> tuple[str, str, str | None]:
+    """(outcome, message, needs) of a check that raised exc: a failure, or an error saying why it could
+    not judge. A spent request budget is not an error: the check is not verified (raise --max-requests)."""
+    if isinstance(exc, AssertionError) and when == "call":
+        return "failed", str(exc) or "assertion failed", None
+    if isinstance(exc, RequestBudgetExhausted):
+        return "skipped", str(exc), "--max-requests"
+    if isinstance(exc, httpx.TransportError):
+        return "error", f"could not get an answer from the target: {describe_error(exc)}", None
+    if isinstance(exc, INFRASTRUCTURE_ERRORS):
+        return "error", str(exc), None
+    kind = exc.__class__.__name__ if exc is not None else "error"
+    return "error", f"the check itself broke ({kind}: {exc}); please report this", None
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

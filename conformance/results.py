@@ -11,9 +11,11 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Outcome = Literal["passed", "failed", "skipped", "error"]
-Verdict = Literal["pass", "fail", "error"]
-OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "skipped", "error")
+# "skipped": not verified (missing configuration, deselected, budget spent, a prerequisite not met);
+# "not_applicable": the requirement does not apply to the data at hand, and blocks nothing.
+Outcome = Literal["passed", "failed", "skipped", "error", "not_applicable"]
+Verdict = Literal["pass", "fail", "incomplete", "error"]
+OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "skipped", "error", "not_applicable")
 # Keys of results.json derived from the rest when it is written (the conformance statement):
 # reading a results.json back ignores them.
 DERIVED_KEYS = frozenset({"statement"})
@@ -64,6 +66,7 @@ class CheckResult:
     duration_s: float = 0.0
     exchanges: list[Exchange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # findings that do not fail the check
+    needs: str | None = None  # for a check skipped for lack of configuration: the config key or flag
 
 
 @dataclass
@@ -78,9 +81,24 @@ class RequirementResult:
     outcome: Outcome
     messages: list[str] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
+    conformance_class: str = "core"
     # Set on a failed requirement when a baseline was applied (conformance/baseline.py):
     # {"status": "new" | "accepted" | "expired", "reason": str | None, "expires": "YYYY-MM-DD" | None}
     baseline: dict[str, str | None] | None = None
+
+
+@dataclass
+class ClassResult:
+    """A conformance class as the run found it (see conformance/verdict.py)."""
+
+    id: str
+    title: str
+    claimed: bool
+    status: Literal["conformant", "non-conformant", "not verified", "not claimed"]
+    why: str | None = None  # for a class that is not conformant: what failed or was not verified
+    needs: list[str] = field(default_factory=list)  # the config keys or flags that would verify it
+    how_to_verify: list[str] = field(default_factory=list)  # the same, in words
+    requirements: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -115,6 +133,15 @@ class RunResult:
     # while ``verdict`` stays the plain conformance verdict; and what the baseline did (see baseline.py).
     gate: Verdict | None = None
     baseline: dict[str, Any] | None = None
+    # The conformance classes claimed (all, unless narrowed on purpose with --claim / conformance.claim),
+    # every class's status, the one line that says why the verdict is not a pass, the -k selection, and
+    # the signal that interrupted the run.
+    claim: list[str] = field(default_factory=list)
+    claim_narrowed: bool = False
+    classes: list[ClassResult] = field(default_factory=list)
+    verdict_reason: str | None = None
+    select: str | None = None
+    interrupted: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,26 +163,8 @@ class RunResult:
             )
             for req in data["requirements"]
         ]
-        return cls(**{**data, "requirements": requirements})
-
-
-def requirement_outcome(checks: list[CheckResult]) -> Outcome:
-    """Aggregate check outcomes: any failure fails, else any error errs, else any pass passes."""
-    outcomes = {check.outcome for check in checks}
-    for outcome in ("failed", "error", "passed"):
-        if outcome in outcomes:
-            return outcome  # type: ignore[return-value]
-    return "skipped"
-
-
-def verdict_of(requirements: list[RequirementResult], *, strict: bool) -> Verdict:
-    """fail if a MUST failed (or a SHOULD, with strict); error if a check could not run; else pass."""
-    failed_levels = {req.level for req in requirements if req.outcome == "failed"}
-    if "MUST" in failed_levels or (strict and failed_levels):
-        return "fail"
-    if any(req.outcome == "error" for req in requirements):
-        return "error"
-    return "pass"
+        classes = [ClassResult(**entry) for entry in data.get("classes", [])]
+        return cls(**{**data, "requirements": requirements, "classes": classes})
 
 
 def count_outcomes(requirements: list[RequirementResult]) -> dict[str, int]:

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,9 +29,10 @@ import httpx
 import pytest
 
 from conformance import __version__
-from conformance.catalogue import load_catalogue
+from conformance.catalogue import load_catalogue, load_classes
 from conformance.client import Client, ClientLimits, InfrastructureError, describe_error
 from conformance.config import ConfigError, Settings, production_target
+from conformance.interrupt import Interruption
 from conformance.plugin import ConformancePlugin
 from conformance.redact import Redactor
 from conformance.results import (
@@ -39,10 +40,9 @@ from conformance.results import (
     RequirementResult,
     RunResult,
     count_outcomes,
-    requirement_outcome,
-    verdict_of,
 )
 from conformance.spec import default_spec_path, sha256_of
+from conformance.verdict import decide, requirement_outcome
 
 CHECKS_PACKAGE = "conformance.checks"
 
@@ -57,6 +57,7 @@ class RunOptions:
     insecure: bool = False  # no TLS certificate verification at all
     production_confirmed: bool = False  # the user confirmed a production target (--confirm-production)
     checks_package: str = CHECKS_PACKAGE  # the suite's own tests swap in small check sets
+    interruption: Interruption = field(default_factory=Interruption)  # set by the signal handler
 
 
 _last_redactor: Redactor | None = None
@@ -67,8 +68,15 @@ def redact_text(text: str) -> str:
     return _scrub_text(text, _last_redactor) if _last_redactor is not None else text
 
 
-def execute(settings: Settings, options: RunOptions | None = None) -> RunResult:
-    """Run every selected check against the target and return the result."""
+def execute(
+    settings: Settings,
+    options: RunOptions | None = None,
+    on_start: Callable[[Settings, dict[str, Any]], None] | None = None,
+) -> RunResult:
+    """Run every selected check against the target and return the result.
+
+    on_start(settings, mode) is called once the run is known to be usable, before the first request.
+    """
     global _last_redactor
     options = options or RunOptions()
     production = production_target(settings)
@@ -84,7 +92,6 @@ def execute(settings: Settings, options: RunOptions | None = None) -> RunResult:
     if settings.select:
         _check_selection(settings.select)
     verify = tls_verify(options)
-    spec_path = settings.spec_path or default_spec_path()
     started = datetime.now(UTC)
     redactor = run_redactor(settings)
     _last_redactor = redactor
@@ -97,55 +104,84 @@ def execute(settings: Settings, options: RunOptions | None = None) -> RunResult:
         allow_unsafe_methods=options.allow_unsafe_methods,
         token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
     ) as client:
-        unreachable = preflight(client)
+        if on_start is not None:
+            on_start(settings, run_mode(options, production))
         plugin = ConformancePlugin(settings, client, allow_unsafe_methods=options.allow_unsafe_methods)
-        if unreachable is None:
-            run_checks(plugin, settings, options.checks_package)
-        requirements = aggregate(plugin.results, settings)
-        verdict = verdict_of(requirements, strict=settings.strict)
-        result = RunResult(
-            verdict="error" if unreachable else verdict,
-            error=unreachable or _error_summary(requirements, verdict, client),
-            suite_version=__version__,
-            spec_sha256=sha256_of(spec_path),
-            target={
-                "base_url": settings.target.base_url,
-                "token_url": settings.target.token_url,
-                "webhooks_token_url": settings.target.webhooks_token_url,
-                "tenant_id": settings.tenant.tenant_id,
-                "kind": "reference implementation" if settings.reference else "external",
-            },
-            environment=settings.environment,
-            reference_faults=list(settings.faults),
-            started_at=started.isoformat(timespec="seconds"),
-            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            counts=count_outcomes(requirements),
-            requirements=requirements,
-            seed=settings.seed,
-            max_examples=settings.max_examples,
-            strict=settings.strict,
-            requests={**dict(client.requests_by_phase), "total": client.requests_sent},
-            status_coverage=dict(sorted(plugin.status_seen.items())),
-            tokens={
-                "requests": len(plugin.tokens.obtained),
-                "scope_sets": sorted(set(plugin.tokens.obtained)),
-            },
-            warnings=[
-                f"{req.id} (SHOULD) failed: {req.messages[0] if req.messages else req.title}"
-                for req in requirements
-                if req.level == "SHOULD" and req.outcome == "failed"
-            ]
-            + _limit_warnings(client, options),
-            mode=run_mode(options, production),
-            limits_hit={
-                "throttled_retries": client.throttled_responses,
-                "throttle_wait_s": round(client.throttle_wait_s, 1),
-                "truncated_bodies": client.truncated_bodies,
-                "budget_spent": client.budget_spent,
-                "unresponsive": client.unresponsive(),
-            },
-        )
+        unreachable, interrupted = None, None
+        try:
+            unreachable = preflight(client)
+            if unreachable is None and not run_checks(plugin, settings, options.checks_package):
+                interrupted = options.interruption.signal_name or "SIGINT"
+        except KeyboardInterrupt:
+            interrupted = options.interruption.signal_name or "SIGINT"
+        result = _result(settings, options, plugin, started, unreachable, interrupted)
         return scrub(result, redactor)
+
+
+def _result(
+    settings: Settings,
+    options: RunOptions,
+    plugin: ConformancePlugin,
+    started: datetime,
+    unreachable: str | None,
+    interrupted: str | None,
+) -> RunResult:
+    """The RunResult of a run: requirements, classes and verdict, provenance, what the run met."""
+    client = plugin.client
+    requirements = aggregate(plugin.results, settings, interrupted=interrupted)
+    claim = settings.claimed_classes()
+    unresponsive = client.unresponsive()
+    if unreachable is None and unresponsive and any(req.outcome == "error" for req in requirements):
+        errored = sum(1 for req in requirements if req.outcome == "error")
+        unreachable = f"{unresponsive[0]}: {errored} requirement(s) could not be checked"
+    decision = decide(
+        requirements,
+        claim=claim,
+        strict=settings.strict,
+        interrupted=interrupted,
+        no_verdict=unreachable,
+        select=settings.select,
+    )
+    return RunResult(
+        verdict=decision.verdict,
+        error=unreachable or (decision.reason if decision.verdict == "error" else None),
+        verdict_reason=decision.reason,
+        classes=decision.classes,
+        claim=list(claim),
+        claim_narrowed=settings.claim is not None,
+        select=settings.select,
+        interrupted=interrupted,
+        suite_version=__version__,
+        spec_sha256=sha256_of(settings.spec_path or default_spec_path()),
+        target={
+            "base_url": settings.target.base_url,
+            "token_url": settings.target.token_url,
+            "webhooks_token_url": settings.target.webhooks_token_url,
+            "tenant_id": settings.tenant.tenant_id,
+            "kind": "reference implementation" if settings.reference else "external",
+        },
+        environment=settings.environment,
+        reference_faults=list(settings.faults),
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        counts=count_outcomes(requirements),
+        requirements=requirements,
+        seed=settings.seed,
+        max_examples=settings.max_examples,
+        strict=settings.strict,
+        requests={**dict(client.requests_by_phase), "total": client.requests_sent},
+        status_coverage=dict(sorted(plugin.status_seen.items())),
+        tokens={"requests": len(plugin.tokens.obtained), "scope_sets": sorted(set(plugin.tokens.obtained))},
+        warnings=_warnings(requirements, settings, client, options),
+        mode=run_mode(options, production_target(settings)),
+        limits_hit={
+            "throttled_retries": client.throttled_responses,
+            "throttle_wait_s": round(client.throttle_wait_s, 1),
+            "truncated_bodies": client.truncated_bodies,
+            "budget_spent": client.budget_spent,
+            "unresponsive": client.unresponsive(),
+        },
+    )
 
 
 def run_mode(options: RunOptions, production: str | None = None) -> dict[str, Any]:
@@ -211,8 +247,9 @@ def preflight(client: Client) -> str | None:
     return None
 
 
-def run_checks(plugin: ConformancePlugin, settings: Settings, package: str = CHECKS_PACKAGE) -> None:
-    """Run the checks package under pytest with the plugin; a pytest usage error is a bug, raise it."""
+def run_checks(plugin: ConformancePlugin, settings: Settings, package: str = CHECKS_PACKAGE) -> bool:
+    """Run the checks package under pytest with the plugin: True when it ran to the end, False when it
+    was interrupted. A pytest usage error is a bug: raise it."""
     ini = Path(str(resources.files("conformance"))) / "checks.ini"
     args = ["-c", str(ini), "--pyargs", package, "-p", "no:cacheprovider", "--noconftest"]
     # --assert=plain: checks fail with CheckFailed, never bare asserts; and with python_files = *.py
@@ -230,6 +267,7 @@ def run_checks(plugin: ConformancePlugin, settings: Settings, package: str = CHE
         raise RuntimeError(f"no checks were collected from {package}")
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise RuntimeError(f"the check runner failed to start (pytest exit {int(code)})")
+    return code != pytest.ExitCode.INTERRUPTED
 
 
 class _NoTracebacks:
@@ -278,21 +316,26 @@ def _isolated_pytest_environment() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def aggregate(results: list[CheckResult], settings: Settings) -> list[RequirementResult]:
+def aggregate(
+    results: list[CheckResult], settings: Settings, *, interrupted: str | None = None
+) -> list[RequirementResult]:
     """One RequirementResult per catalogue entry, in catalogue order."""
     by_requirement: dict[str, list[CheckResult]] = {}
     for result in results:
         by_requirement.setdefault(result.requirement, []).append(result)
+    classes = load_classes()
+    claim = settings.claimed_classes()
     requirements = []
     for requirement in load_catalogue().values():
         checks = by_requirement.get(requirement.id, [])
+        needs = classes[requirement.conformance_class].needs
         if checks:
-            outcome = requirement_outcome(checks)
+            outcome = requirement_outcome(checks, needs)
             relevant = [c for c in checks if c.outcome == outcome] if outcome != "passed" else []
             messages = [f"{c.name}: {c.message}" for c in relevant if c.message]
         else:
             outcome = "skipped"
-            messages = [f"not selected (-k {settings.select})" if settings.select else "no check ran"]
+            messages = [_not_run(requirement.conformance_class in claim, settings, interrupted)]
         requirements.append(
             RequirementResult(
                 id=requirement.id,
@@ -303,31 +346,35 @@ def aggregate(results: list[CheckResult], settings: Settings) -> list[Requiremen
                 outcome=outcome,
                 messages=messages,
                 checks=checks,
+                conformance_class=requirement.conformance_class,
             )
         )
     return requirements
 
 
-def _error_summary(requirements: list[RequirementResult], verdict: str, client: Client) -> str | None:
-    if verdict != "error":
-        return None
-    errored = [req for req in requirements if req.outcome == "error"]
-    unresponsive = client.unresponsive()
-    if unresponsive:
-        return f"{unresponsive[0]}: {len(errored)} requirement(s) could not be checked"
-    if client.budget_spent:
-        return (
-            f"budget spent: the {client.limits.max_requests} requests allowed by --max-requests ran out "
-            f"before the checks finished; {len(errored)} requirement(s) could not be checked "
-            "(raise --max-requests)"
-        )
-    first = errored[0]
-    reason = first.messages[0].split(": ", 1)[-1] if first.messages else "a check could not run"
-    return f"{len(errored)} requirement(s) could not be checked, e.g. {first.id}: {reason}"
+def _not_run(claimed: bool, settings: Settings, interrupted: str | None) -> str:
+    """Why a requirement has no check result at all."""
+    if not claimed:
+        return "not claimed: its class is outside --claim, so its checks did not run"
+    if interrupted:
+        return f"not run: the run was interrupted ({interrupted})"
+    if settings.select:
+        return f"not selected (-k {settings.select})"
+    return "no check ran"
 
 
-def _limit_warnings(client: Client, options: RunOptions) -> list[str]:
+def _warnings(
+    requirements: list[RequirementResult], settings: Settings, client: Client, options: RunOptions
+) -> list[str]:
+    """What the report lists under warnings: failed SHOULD requirements (unless strict), then the bounds
+    the run met."""
     warnings = []
+    if not settings.strict:
+        warnings += [
+            f"{req.id} (SHOULD) failed: {req.messages[0] if req.messages else req.title}"
+            for req in requirements
+            if req.level == "SHOULD" and req.outcome == "failed"
+        ]
     if options.insecure:
         warnings.append("TLS certificates were not verified (--insecure)")
     if client.budget_spent:

@@ -175,7 +175,13 @@ def test_results_json_opens_with_the_statement_of_the_html() -> None:
         "scopes_exercised", "areas", "levels", "skipped", "verdict",
     ):  # fmt: skip
         assert key in statement
-    assert statement["levels"]["MUST"] == {"passed": 1, "failed": 1, "skipped": 2, "error": 1}
+    assert statement["levels"]["MUST"] == {
+        "passed": 1,
+        "failed": 1,
+        "skipped": 2,
+        "error": 1,
+        "not_applicable": 0,
+    }
     assert statement["levels"]["SHOULD"]["failed"] == 1
     assert {area["area"]: area["verdict"] for area in statement["areas"]} == {
         "AUTH": "fail", "OAUTH": "skipped", "SCOPE": "skipped", "STATUS": "error",

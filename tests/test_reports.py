@@ -19,9 +19,8 @@ from conformance.results import (
     RequirementResult,
     RunResult,
     count_outcomes,
-    requirement_outcome,
-    verdict_of,
 )
+from conformance.verdict import decide, requirement_outcome
 
 XSD = Path(__file__).parent / "data" / "junit.xsd"
 # The Jenkins xUnit plugin's junit-10.xsd, in the two versions in circulation (see the comment in each).
@@ -51,7 +50,7 @@ def an_exchange(**overrides: object) -> Exchange:
 
 def a_requirement(req_id: str, level: str, checks: list[CheckResult], title: str = "") -> RequirementResult:
     """A requirement aggregated the way the runner does it."""
-    outcome = requirement_outcome(checks)
+    outcome = requirement_outcome(checks, ())
     relevant = [c for c in checks if c.outcome == outcome] if outcome != "passed" else []
     messages = [f"{c.name}: {c.message}" for c in relevant if c.message] if checks else ["no check ran"]
     return RequirementResult(
@@ -138,7 +137,7 @@ def a_run(
 ) -> RunResult:
     """A RunResult over requirements."""
     return RunResult(
-        verdict="error" if error else verdict_of(requirements, strict=strict),
+        verdict=decide(requirements, claim=("core",), strict=strict, no_verdict=error).verdict,
         error=error,
         suite_version="0.1.0",
         spec_sha256="cd" * 32,

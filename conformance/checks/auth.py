@@ -12,6 +12,7 @@ from conformance.client import Client
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.expect import CheckFailed, challenge_schemes, expect_status
 from conformance.redact import basic_credentials
+from conformance.skips import not_applicable, skip_needing
 
 MALFORMED_ID = "not-an-id"
 UNKNOWN_TENANT = "eu-west-2_UnknownTenant0"
@@ -81,7 +82,7 @@ def check_valid_basic_credentials_read_the_enrolment(client: Client, basic: Basi
 def check_basic_scheme_is_case_insensitive(client: Client, tenant: Credentials, settings: Settings) -> None:
     """AUTH-001: the scheme name is case-insensitive (RFC 9110 §11.1): 'basic' reads like 'Basic' (200)."""
     if not settings.fixtures:
-        pytest.skip("needs an existing enrolment: configure [[fixtures.enrolments]]")
+        skip_needing("fixtures.enrolments", "needs an existing enrolment")
     auth = RawAuthorization("basic " + basic_credentials(tenant.tenant_id, tenant.secret))
     response = _get(client, settings.fixtures[0], auth, "valid Basic credentials, scheme written 'basic'")
     expect_status(response, 200, "GET with valid credentials and the scheme name in lowercase ('basic')")
@@ -102,7 +103,7 @@ def check_wrong_secret_is_401(
     """AUTH-003: the right Tenant ID with a wrong API secret (close to the real one) gets 401, not 403."""
     secrets = wrong_secrets(tenant.secret)
     if kind not in secrets:
-        pytest.skip(f"the API secret has no letters, so swapping its case does not change it ({kind})")
+        not_applicable(f"the API secret has no letters, so swapping its case does not change it ({kind})")
     wrong = Credentials(tenant.tenant_id, secrets[kind], tenant.secret_env)
     response = _get(client, known_enrolment, BasicAuth(wrong), f"Basic with a wrong API secret: {kind}")
     expect_status(response, 401, f"GET with a wrong API secret ({kind})")

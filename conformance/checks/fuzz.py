@@ -20,6 +20,7 @@ from conformance.client import Client
 from conformance.config import Credentials, Settings
 from conformance.expect import CheckFailed, describe
 from conformance.fuzzing import CHECKS, Fuzzer, FuzzSession
+from conformance.skips import NOT_APPLICABLE
 
 INVALID_TOKEN = "fuzz-invalid-token-0000000000000000"
 DETAIL_LIMIT = 400
@@ -47,7 +48,7 @@ def session_params(*requirements: str, skip_mode: str | None = None, reason: str
             (mode, auth),
             id=f"{requirement}-{mode}-{auth}",
             marks=[pytest.mark.requirement(requirement)]
-            + ([pytest.mark.skip(reason=reason)] if mode == skip_mode else []),
+            + ([pytest.mark.skip(reason=NOT_APPLICABLE + reason)] if mode == skip_mode else []),
         )
         for requirement in requirements
         for mode, auth in SESSIONS

@@ -11,6 +11,7 @@ from conformance.client import Client
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.expect import expect_status
 from conformance.plugin import unknown_id
+from conformance.skips import skip_needing
 
 # 404 hides that the enrolment exists; 403 also refuses it. Anything else (above all 200) does not isolate.
 REFUSED = (403, 404)
@@ -40,9 +41,10 @@ def check_enrolment_under_another_assignment_is_404(
     holding = {f.assignment_id for f in settings.fixtures if f.enrolment_id == enrolment.enrolment_id}
     others = [f.assignment_id for f in settings.fixtures if f.assignment_id not in holding]
     if not others:
-        pytest.skip(
+        skip_needing(
+            "fixtures.enrolments",
             f"every fixture enrolment is under assignment {', '.join(sorted(holding))}: "
-            "configure fixtures under two assignments to check ISO-002"
+            "configure fixtures under two assignments to check ISO-002",
         )
     response = client.get_enrolment(
         others[0], enrolment.enrolment_id, auth=basic, note="existing enrolment, another existing assignment"

@@ -23,6 +23,7 @@ from conformance.expect import (
     json_object,
 )
 from conformance.redact import basic_credentials
+from conformance.skips import not_applicable, skip_needing
 
 UNSUPPORTED_GRANT = "urn:example:params:oauth:grant-type:conformance-unsupported"
 UNKNOWN_SCOPE = "api/conformance-unknown-scope"
@@ -145,7 +146,7 @@ def expect_token_error(response: httpx.Response, statuses: set[int], code: str, 
 def public_tokens(settings: Settings, tokens: TokenProvider) -> TokenProvider:
     """The token provider, or a skip when the target has no public token endpoint."""
     if settings.target.token_url is None:
-        pytest.skip("no token_url configured: the OAuth 2.0 checks need the token endpoint")
+        skip_needing("target.token_url", "the OAuth 2.0 checks need the token endpoint")
     return tokens
 
 
@@ -338,7 +339,7 @@ def check_tampered_token(
     """OAUTH-012: a real api/read token tampered with (a character; a JWT's claims or signature): 401."""
     token = bearer("api/read").token
     if how.startswith("jwt-") and jwt_parts(token) is None:
-        pytest.skip(
+        not_applicable(
             "the access token is opaque (not a JWT with three base64url segments): "
             "no JWT claims or signature to tamper with"
         )
@@ -346,7 +347,7 @@ def check_tampered_token(
     try:
         tampered = change(token)
     except ValueError as exc:
-        pytest.skip(f"cannot make this tampered token: {exc}")
+        not_applicable(f"cannot make this tampered token: {exc}")
     client.redactor.add(tampered)
     response = _get_with_token(client, known_enrolment, tampered, what)
     expect_status(response, 401, f"GET with a tampered bearer token ({what})")

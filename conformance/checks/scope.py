@@ -11,6 +11,7 @@ from conformance.auth import BearerAuth, RawAuthorization, TokenProvider, TokenU
 from conformance.client import Client
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.expect import describe, expect_status, json_object
+from conformance.skips import skip_needing
 
 READ_GRANTING = frozenset({"api/read", "api/all"})
 UNKNOWN_ENROLMENT_ID = "000000000000000000000e41"  # well formed, in no fixture
@@ -19,7 +20,7 @@ UNKNOWN_ENROLMENT_ID = "000000000000000000000e41"  # well formed, in no fixture
 def existing_enrolment(settings: Settings) -> FixtureEnrolment:
     """The first fixture enrolment: a 403 is only meaningful for a record that exists."""
     if not settings.fixtures:
-        pytest.skip("needs an existing enrolment: configure [[fixtures.enrolments]]")
+        skip_needing("fixtures.enrolments", "a 403 is only meaningful for a record that exists")
     return settings.fixtures[0]
 
 
@@ -133,7 +134,7 @@ def check_webhooks_scope_is_403(
 ) -> None:
     """SCOPE-004: an api/webhooks-only token gets 403, unless the public endpoint refuses to issue one."""
     if settings.target.token_url is None:
-        pytest.skip("no token_url configured: the OAuth 2.0 checks need the token endpoint")
+        skip_needing("target.token_url", "the OAuth 2.0 checks need the token endpoint")
     enrolment = existing_enrolment(settings)
     requested = ("api/webhooks",)
     response = tokens.request(tenant, scopes=requested, note="public token for scope api/webhooks only")
@@ -163,7 +164,7 @@ def check_webhooks_endpoint_token_is_refused(
     Also when it holds api/all (which includes webhooks): it is still not a public-API token.
     """
     if settings.target.webhooks_token_url is None:
-        pytest.skip("no webhooks_token_url configured: cannot obtain a webhooks token")
+        skip_needing("target.webhooks_token_url", "cannot obtain a webhooks token without it")
     enrolment = existing_enrolment(settings)
     auth = refused_token(bearer, scope, webhooks=True)
     if isinstance(auth, TokenUnavailable):

@@ -16,13 +16,9 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.config import STATUSES
-from conformance.reports.statement import (
-    LEVELS,
-    area_verdict,
-    by_area,
-    conformance_statement,
-)
+from conformance.reports.statement import LEVELS, by_area, conformance_statement
 from conformance.results import OUTCOMES, CheckResult, RequirementResult, RunResult
+from conformance.verdict import area_verdict
 
 TEMPLATE = "report.html.j2"
 NEVER_CURRENT = "unassigned"
@@ -31,6 +27,7 @@ UNCOVERED_NOTE = "no fixture holds it: the rules for this status went unchecked"
 VERDICTS = {
     "pass": ("PASS", "conformant"),
     "fail": ("FAIL", "non-conformant"),
+    "incomplete": ("INCOMPLETE", "not every claimed class was verified"),
     "error": ("ERROR", "no verdict"),
 }
 # Opens every <details> before printing, so that a printed report shows all evidence. It is our own

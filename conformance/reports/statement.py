@@ -8,13 +8,20 @@ It is derived data: reading a results.json back ignores it and rebuilds it.
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import Any
 
+from conformance.catalogue import LEVELS
 from conformance.results import OUTCOMES, RequirementResult, RunResult
+from conformance.verdict import area_verdict
 
-LEVELS = ("MUST", "SHOULD")
 REFERENCE_KIND = "reference implementation"
-VERDICT_MEANINGS = {"pass": "conformant", "fail": "non-conformant", "error": "no verdict"}
+VERDICT_MEANINGS = {
+    "pass": "conformant",
+    "fail": "non-conformant",
+    "incomplete": "incomplete: not every claimed class was verified",
+    "error": "no verdict",
+}
 BASIC_SCHEME = "HTTP Basic (Tenant ID + API secret)"
 BEARER_SCHEME = "OAuth 2.0 Bearer (client credentials)"
 _SCOPE = re.compile(r"\bapi/[a-z]+\b")
@@ -24,8 +31,14 @@ def conformance_statement(result: RunResult) -> dict[str, Any]:
     """The statement of a run: target, environment, date, provenance, what was exercised, verdicts, counts."""
     return {
         "verdict": result.verdict,
-        "verdict_meaning": VERDICT_MEANINGS[result.verdict],
+        "verdict_meaning": verdict_meaning(result),
+        "verdict_reason": result.verdict_reason,
         "no_verdict_reason": result.error if result.verdict == "error" else None,
+        "claim": list(result.claim),
+        "narrowed": result.claim_narrowed,
+        "selection": result.select,
+        "interrupted": result.interrupted,
+        "classes": [asdict(cls) for cls in result.classes],
         "target": {
             key: result.target.get(key)
             for key in ("base_url", "token_url", "webhooks_token_url", "tenant_id")
@@ -48,12 +61,27 @@ def conformance_statement(result: RunResult) -> dict[str, Any]:
             for area, reqs in by_area(result.requirements).items()
         ],
         "levels": {level: _counts([r for r in result.requirements if r.level == level]) for level in LEVELS},
-        "skipped": [
-            {"requirement": req.id, "level": req.level, "title": req.title, "why": skip_reason(req)}
-            for req in result.requirements
-            if req.outcome == "skipped"
-        ],
+        "skipped": _listed(result, "skipped"),
+        "not_applicable": _listed(result, "not_applicable"),
     }
+
+
+def verdict_meaning(result: RunResult) -> str:
+    """The verdict in words; a pass of a narrowed claim says which classes it is a pass for."""
+    meaning = VERDICT_MEANINGS[result.verdict]
+    if result.interrupted:
+        return f"{meaning}: interrupted ({result.interrupted})"
+    if result.verdict == "pass" and result.claim_narrowed:
+        return f"conformant for the claimed classes only: {', '.join(result.claim)}"
+    return meaning
+
+
+def _listed(result: RunResult, outcome: str) -> list[dict[str, str]]:
+    return [
+        {"requirement": req.id, "level": req.level, "title": req.title, "why": skip_reason(req)}
+        for req in result.requirements
+        if req.outcome == outcome
+    ]
 
 
 def environment_of(result: RunResult) -> str:
@@ -75,18 +103,6 @@ def by_area(requirements: list[RequirementResult]) -> dict[str, list[Requirement
     for req in requirements:
         grouped.setdefault(req.area, []).append(req)
     return grouped
-
-
-def area_verdict(requirements: list[RequirementResult], *, strict: bool) -> str:
-    """fail if a MUST failed (any failure, with strict); else error, pass, or skipped if nothing ran."""
-    failed_levels = {req.level for req in requirements if req.outcome == "failed"}
-    if "MUST" in failed_levels or (strict and failed_levels):
-        return "fail"
-    if any(req.outcome == "error" for req in requirements):
-        return "error"
-    if any(req.outcome in ("passed", "failed") for req in requirements):
-        return "pass"
-    return "skipped"
 
 
 def schemes_exercised(requirements: list[RequirementResult]) -> list[str]:

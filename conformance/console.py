@@ -1,0 +1,140 @@
+"""What a run prints on the terminal: the header before the first request, the failures, the summary
+and the verdict line, every target-controlled string stripped of control characters first.
+
+A target can put escape sequences in anything it sends back (a status value, an error message):
+printed as they came, they could erase a line and print a fake verdict, set a hyperlink or write
+the clipboard. :func:`printable` turns every control character into a visible escape.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conformance.results import RunResult
+
+# C0 and C1 control characters and DEL (tab included: it can move the cursor over text), plus the
+# Unicode bidirectional controls that can reorder what a line appears to say.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+VERDICT_LINES = {
+    "pass": "PASS: conformant",
+    "fail": "FAIL: non-conformant",
+    "incomplete": "INCOMPLETE: not every claimed class was verified",
+    "error": "ERROR: no verdict",
+}
+LINE_WIDTH = 110
+Echo = Callable[..., None]
+
+
+def printable(text: str) -> str:
+    """text with every control character shown as an escape (``\\x1b``), never acted on."""
+    return _CONTROL.sub(lambda match: match.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+def describe_mode(mode: dict[str, Any]) -> str:
+    """One line saying how the run treated the target (from results.json's mode)."""
+    methods = (
+        "unsafe methods allowed"
+        if mode.get("unsafe_methods")
+        else "read-only (GET/HEAD; POST to token endpoints)"
+    )
+    rps = mode.get("max_rps")
+    parts = [
+        methods,
+        f"at most {mode.get('max_requests')} requests",
+        f"{rps:g} requests/s" if rps else "no rate limit",
+        f"timeout {mode.get('timeout_s'):g} s",
+        f"bodies capped at {mode.get('max_body_bytes')} bytes",
+        {"on": "TLS verified", "ca-bundle": "TLS verified (with --ca-bundle)", "off": "TLS NOT verified"}.get(
+            str(mode.get("tls_verify")), "TLS ?"
+        ),
+    ]
+    if mode.get("production"):
+        parts.append("production (confirmed)")
+    return ", ".join(parts)
+
+
+def requirement_lines(
+    result: RunResult, label_of: Callable[..., str | None], note_of: Callable[..., str]
+) -> list[str]:
+    """One wrapped entry per failed or errored requirement (never cut mid-message)."""
+    lines = []
+    for req in result.requirements:
+        if req.outcome not in ("failed", "error"):
+            continue
+        label = "FAIL" if req.outcome == "failed" else "ERROR"
+        if req.outcome == "failed" and req.level == "SHOULD" and not result.strict:
+            label = "WARN"
+        label = label_of(req) or label  # ACCEPTED: a failure the baseline accepts
+        message = printable(note_of(req) + (req.messages[0] if req.messages else req.title))
+        lines += textwrap.wrap(
+            f"{label:5} {req.id} ({req.level}) {message}",
+            width=LINE_WIDTH,
+            initial_indent="  ",
+            subsequent_indent="        ",
+        )
+    return lines
+
+
+def counts_line(result: RunResult, seconds: float) -> str:
+    """The requirement counts, with the failures split by level as the verdict counts them."""
+    counts = result.counts
+    failed = counts.get("failed", 0)
+    levels = ", ".join(
+        f"{counts[key]} {level}" for level in ("MUST", "SHOULD") if counts.get(key := f"{level}_failed")
+    )
+    failed_text = f"{failed} failed" + (f" ({levels})" if failed else "")
+    requests = result.requests.get("total", 0)
+    return (
+        f"{counts['total']} requirements: {counts['passed']} passed, {failed_text}, "
+        f"{counts['skipped']} not verified, {counts.get('not_applicable', 0)} not applicable, "
+        f"{counts['error']} error; {requests} requests in {seconds:.1f} s"
+    )
+
+
+def class_lines(result: RunResult) -> list[str]:
+    """One line per conformance class: its status, and for one not verified, why and how to verify it."""
+    lines = []
+    for cls in result.classes:
+        line = f"  class {cls.id:10} {cls.status}"
+        if cls.status not in ("conformant", "not claimed") and cls.why:
+            line += f": {printable(cls.why)}"
+        lines += textwrap.wrap(line, width=LINE_WIDTH, subsequent_indent="                   ")
+        if cls.how_to_verify:
+            lines.append(f"                   to verify: {'; '.join(cls.how_to_verify)}")
+    return lines
+
+
+def verdict_line(result: RunResult) -> str:
+    """The console's last line; a pass of a narrowed claim says so."""
+    line = f"verdict: {VERDICT_LINES[result.verdict]}"
+    if result.interrupted:
+        line += f" (interrupted by {result.interrupted})"
+    elif result.verdict == "pass" and result.claim_narrowed:
+        line += f" for the claimed classes only: {', '.join(result.claim)}"
+    return line
+
+
+def print_summary(
+    result: RunResult, paths: dict[str, Path], seconds: float, echo: Echo, baseline_lines: list[str]
+) -> None:
+    """Everything the run prints after the checks: failures, counts, classes, reports and the verdict."""
+    from conformance.baseline import console_label, console_note
+    from conformance.reports import JSON_NAME, results_sha256
+
+    for line in requirement_lines(result, console_label, console_note):
+        echo(line)
+    echo(counts_line(result, seconds))
+    for line in class_lines(result):
+        echo(line)
+    for warning in result.warnings:
+        echo(f"  warning: {printable(warning)}")
+    for line in baseline_lines:
+        echo(printable(line))
+    for name, path in paths.items():
+        echo(f"  {name}: {path}")
+    echo(f"results.json sha256: {results_sha256(paths[JSON_NAME])}")
+    echo(verdict_line(result))
