@@ -413,8 +413,8 @@ def test_the_request_budget_is_never_exceeded(tmp_path: Path) -> None:
     result = run.results()
     assert result["requests"]["total"] == 5 and result["limits_hit"]["budget_spent"] is True
     assert result["mode"]["max_requests"] == 5
-    errors = [r["id"] for r in result["requirements"] if r["outcome"] == "error"]
-    assert errors and all("budget spent" in run.messages(rid) for rid in errors)
+    cut = [r["id"] for r in result["requirements"] if "budget spent" in " ".join(r["messages"])]
+    assert cut and all(run.outcomes()[rid] == "skipped" for rid in cut)  # not verified, not an error
 
 
 def test_a_spent_budget_does_not_hide_failures_found_before(tmp_path: Path) -> None:
