@@ -135,6 +135,13 @@ def test_the_shipped_schemas_are_valid_json_schema(name: str) -> None:
 def test_key_paths_read_as_written_in_toml() -> None:
     assert key_path(["fixtures", "enrolments", 0, "enrolment_id"]) == "fixtures.enrolments[0].enrolment_id"
     assert key_path(["accepted", 2]) == "accepted[2]"
+    assert key_path(["target", "a b", "\x1b[2K"]) == 'target."a b"."\\u001B[2K"'
+
+
+def test_a_hostile_key_cannot_reach_the_terminal(tmp_path: Path) -> None:
+    message = error_of(tmp_path, '[target]\n"base_url\\u001b]52;c;eA==\\u0007\\n" = 1')
+    assert "\x1b" not in message and "\x07" not in message
+    assert 'unknown key target."base_url\\u001B]52;c;eA==\\u0007\\n" (known: ' in message
 
 
 # --- errors in the file and the flags: one line, the key, what was expected, what was found -------------

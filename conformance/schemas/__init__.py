@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cache
@@ -21,7 +22,10 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from conformance.toml_text import toml_string
+
 _FOUND_CHARS = 80
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _FORMATS = FormatChecker(formats=())
 
 
@@ -60,10 +64,18 @@ def first_problem(
 
 
 def key_path(path: Sequence[str | int]) -> str:
-    """A TOML key path as users write it: ``fixtures.enrolments[0].enrolment_id``."""
+    """A TOML key path as users write it: ``fixtures.enrolments[0].enrolment_id``.
+
+    A key that is not a bare TOML key is quoted as TOML quotes it, so that no
+    control character of a key in the file reaches the terminal.
+    """
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        key = part if _BARE_KEY.fullmatch(part) else toml_string(part)
+        text += f".{key}" if text else key
     return text
 
 
