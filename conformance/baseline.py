@@ -20,22 +20,21 @@ verdict or a check could not run, else ``pass``.
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from conformance.results import RequirementResult, RunResult, Verdict
+from conformance.schemas import first_problem
+from conformance.toml_text import toml_string
 
 ANY_TARGET = "*"
 REFERENCE_TARGET = "reference"  # the bundled reference implementation, whatever port it ran on
 REFERENCE_KIND = "reference implementation"
 NEW, ACCEPTED, EXPIRED = "new", "accepted", "expired"
-_ENTRY_KEYS = ("requirement", "target", "reason", "expires")
-_REQUIREMENT_ID = re.compile(r"^[A-Z]+-[0-9]{3}$")
 _NOTE_CHARS = 80
 _COMMENT_CHARS = 240
 
@@ -118,67 +117,38 @@ def load_baseline(path: Path, known_requirements: Collection[str] | None = None)
 def parse_baseline(
     text: str, source: str = "baseline", known_requirements: Collection[str] | None = None
 ) -> tuple[BaselineEntry, ...]:
-    """The entries of a baseline document; source names it in error messages."""
+    """The entries of a baseline document (checked against schemas/baseline.schema.json); source names it."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BaselineError(f"baseline file {source} is not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"accepted"})
-    if unknown:
-        raise BaselineError(
-            f"baseline file {source}: unknown key {unknown[0]!r} (entries go in [[accepted]] tables)"
-        )
-    items = data.get("accepted", [])
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise BaselineError(f"baseline file {source}: 'accepted' must be an array of tables ([[accepted]])")
+    problem = first_problem("baseline", data)
+    if problem:
+        raise BaselineError(f"baseline file {source}: {problem}")
     entries: list[BaselineEntry] = []
     seen: dict[tuple[str, str], int] = {}
-    for number, item in enumerate(items, start=1):
-        entry = _entry(item, f"baseline file {source}: [[accepted]] entry {number}", known_requirements)
+    for index, item in enumerate(data.get("accepted", [])):
+        where = f"baseline file {source}: accepted[{index}]"
+        entry = _entry(item, where, known_requirements)
         key = (entry.requirement, _normal(entry.target))
         if key in seen:
             raise BaselineError(
-                f"baseline file {source}: [[accepted]] entry {number} repeats entry {seen[key]} "
-                f"({entry.requirement} on {entry.target})"
+                f"{where} repeats accepted[{seen[key]}] ({entry.requirement} on {entry.target})"
             )
-        seen[key] = number
+        seen[key] = index
         entries.append(entry)
     return tuple(entries)
 
 
 def _entry(item: dict[str, Any], where: str, known: Collection[str] | None) -> BaselineEntry:
-    unknown = sorted(set(item) - set(_ENTRY_KEYS))
-    if unknown:
-        raise BaselineError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(_ENTRY_KEYS)})")
-    requirement = _text(item, "requirement", where)
-    if not _REQUIREMENT_ID.match(requirement):
-        raise BaselineError(f"{where}: requirement {requirement!r} is not a requirement ID such as AUTH-003")
+    """The entry of one [[accepted]] table the schema let through, its requirement in the catalogue."""
+    requirement = item["requirement"].strip()
     if known is not None and requirement not in known:
         raise BaselineError(
-            f"{where}: unknown requirement {requirement!r} (`enrolment-conformance requirements` lists them)"
+            f"{where}.requirement: unknown requirement {requirement!r} "
+            "(`enrolment-conformance requirements` lists them)"
         )
-    target = _text(item, "target", where)
-    if target not in (ANY_TARGET, REFERENCE_TARGET) and not re.match(r"^https?://[^/\s]+", target):
-        raise BaselineError(
-            f"{where}: target {target!r} must be the API base URL (results.json target.base_url), "
-            f"{REFERENCE_TARGET!r} or {ANY_TARGET!r}"
-        )
-    reason = _text(item, "reason", where)
-    expires = item.get("expires")
-    if expires is not None and (isinstance(expires, datetime) or not isinstance(expires, date)):
-        raise BaselineError(
-            f"{where}: expires must be a TOML date such as 2027-01-31 (no quotes), got {expires!r}"
-        )
-    return BaselineEntry(requirement, target, reason, expires)
-
-
-def _text(item: dict[str, Any], key: str, where: str) -> str:
-    value = item.get(key)
-    if value is None:
-        raise BaselineError(f"{where}: {key} is missing")
-    if not isinstance(value, str) or not value.strip():
-        raise BaselineError(f"{where}: {key} must be a non-empty string, got {value!r}")
-    return value.strip()
+    return BaselineEntry(requirement, item["target"].strip(), item["reason"].strip(), item.get("expires"))
 
 
 def _normal(target: str) -> str:
@@ -195,32 +165,8 @@ def apply_baseline(result: RunResult, baseline: Baseline, today: date) -> RunRes
     tolerates, not whether the target conforms.
     """
     target = target_key(result)
-    requirements: list[RequirementResult] = []
-    marked: dict[str, list[str]] = {NEW: [], ACCEPTED: [], EXPIRED: []}
-    for req in result.requirements:
-        if req.outcome != "failed":
-            requirements.append(replace(req, baseline=None))
-            continue
-        entry = baseline.entry_for(req.id, target)
-        status = NEW if entry is None else EXPIRED if entry.expired(today) else ACCEPTED
-        marked[status].append(req.id)
-        mark = {"status": status, "reason": None, "expires": None}
-        if entry is not None:
-            mark.update(reason=entry.reason, expires=entry.to_dict()["expires"])
-        requirements.append(replace(req, baseline=mark))
-
-    by_id = {req.id: req for req in result.requirements}
-    fixed, unverified, elsewhere = [], [], 0
-    for entry in baseline.entries:
-        if not entry.applies_to(target):
-            elsewhere += 1
-            continue
-        req = by_id.get(entry.requirement)
-        outcome = req.outcome if req else "skipped"
-        if outcome == "passed":
-            fixed.append(entry.to_dict())
-        elif outcome != "failed":
-            unverified.append({**entry.to_dict(), "outcome": outcome})
+    requirements, marked = _marked(result, baseline, target, today)
+    fixed, unverified, elsewhere = _entries_by_outcome(result, baseline, target)
     applied = replace(
         result,
         requirements=requirements,
@@ -239,6 +185,45 @@ def apply_baseline(result: RunResult, baseline: Baseline, today: date) -> RunRes
         },
     )
     return replace(applied, gate=gate_of(applied))
+
+
+def _marked(
+    result: RunResult, baseline: Baseline, target: str, today: date
+) -> tuple[list[RequirementResult], dict[str, list[str]]]:
+    """Each requirement with its baseline mark (failures only), and the failed IDs by mark."""
+    requirements: list[RequirementResult] = []
+    marked: dict[str, list[str]] = {NEW: [], ACCEPTED: [], EXPIRED: []}
+    for req in result.requirements:
+        if req.outcome != "failed":
+            requirements.append(replace(req, baseline=None))
+            continue
+        entry = baseline.entry_for(req.id, target)
+        status = NEW if entry is None else EXPIRED if entry.expired(today) else ACCEPTED
+        marked[status].append(req.id)
+        mark = {"status": status, "reason": None, "expires": None}
+        if entry is not None:
+            mark.update(reason=entry.reason, expires=entry.to_dict()["expires"])
+        requirements.append(replace(req, baseline=mark))
+    return requirements, marked
+
+
+def _entries_by_outcome(
+    result: RunResult, baseline: Baseline, target: str
+) -> tuple[list[dict[str, str | None]], list[dict[str, str | None]], int]:
+    """The entries for target whose requirement passed (fixed) or did not run (unverified); others' count."""
+    by_id = {req.id: req for req in result.requirements}
+    fixed, unverified, elsewhere = [], [], 0
+    for entry in baseline.entries:
+        if not entry.applies_to(target):
+            elsewhere += 1
+            continue
+        req = by_id.get(entry.requirement)
+        outcome = req.outcome if req else "skipped"
+        if outcome == "passed":
+            fixed.append(entry.to_dict())
+        elif outcome != "failed":
+            unverified.append({**entry.to_dict(), "outcome": outcome})
+    return fixed, unverified, elsewhere
 
 
 def blocking(result: RunResult) -> list[RequirementResult]:
@@ -376,21 +361,6 @@ def render_baseline(
         lines.append(f"reason = {toml_string(entry.reason)}")
         lines.append(f"expires = {entry.expires.isoformat()}" if entry.expires else "# expires = YYYY-MM-DD")
     return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def toml_string(value: str) -> str:
-    """A TOML basic string for value (escapes quotes, backslashes and every control character)."""
-    out = []
-    for char in value:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char in "\b\t\n\f\r":
-            out.append({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
 
 
 def _target_words(result: RunResult) -> str:

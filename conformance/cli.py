@@ -151,6 +151,11 @@ def cli() -> None:
 @click.option(
     "--confirm-production", is_flag=True, help="Required to run against a production environment or host."
 )
+@click.option(
+    "--allow-plain-http",
+    is_flag=True,
+    help="Allow http:// (no TLS) to a non-loopback host; the secrets then cross the network in clear.",
+)
 @click.option(*SECRET_FLAGS, "secret_flag", expose_value=False, hidden=True, callback=_refuse_secret_flag)
 def run(
     config_file: Path | None,
@@ -177,6 +182,7 @@ def run(
     ca_bundle: Path | None,
     insecure: bool,
     confirm_production: bool,
+    allow_plain_http: bool,
 ) -> None:
     """Run the conformance suite and write junit.xml, report.html and results.json.
 
@@ -204,6 +210,7 @@ def run(
         max_examples=max_examples,
         strict=strict,
         claim=_claimed(claim),
+        allow_plain_http=allow_plain_http,
     )
     has_target = bool(config_file or base_url or environment)
     _check_faults(faults, has_target)
@@ -416,6 +423,9 @@ def requirements(area: str | None) -> None:
     """List the requirements catalogue: ID, area, level, title and source."""
     from conformance.catalogue import load_catalogue
 
+    areas = list(dict.fromkeys(req.area for req in load_catalogue().values()))
+    if area and area.upper() not in areas:
+        raise UsageFailure(f"unknown area {area!r}: choose one of {', '.join(areas)}")
     for req in load_catalogue().values():
         if area and req.area != area.upper():
             continue

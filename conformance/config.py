@@ -1,28 +1,33 @@
-"""Run configuration: the TOML file, the command-line overrides, the secrets.
+"""Run configuration: the TOML file, the command-line overrides, the secrets, the production guard.
 
-A configuration error is always a :class:`ConfigError` carrying one line that
-names the offending key, flag or environment variable; the CLI turns it into
-exit code 2. Secrets are only ever read from environment variables whose
-*names* the configuration gives.
+The file is checked against ``schemas/config.schema.json`` (unknown keys are
+errors, with the closest known key suggested), and each flag against the same
+schema entry as the key it overrides. A configuration error is always a
+:class:`ConfigError` carrying one line that names the offending key, flag or
+environment variable; the CLI turns it into exit code 2. Secrets are only ever
+read from environment variables whose *names* the configuration gives.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
-import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+
+import httpx
 
 from conformance.catalogue import load_classes
+from conformance.schemas import first_problem, load_schema
 
-ID_PATTERN = re.compile(r"^[0-9a-f]{24}$")
-STATUSES = ("archived", "complete", "open", "overdue", "scheduled", "unassigned")
+STATUSES: tuple[str, ...] = tuple(load_schema("config")["$defs"]["status"]["enum"])
 DEFAULT_SECRET_ENV = "ENROLMENT_API_SECRET"
 DEFAULT_OTHER_SECRET_ENV = "ENROLMENT_OTHER_API_SECRET"
+TENANT_PLACEHOLDER = "{tenantId}"
 
 
 @dataclass(frozen=True)
@@ -69,9 +74,6 @@ ENVIRONMENTS: dict[str, Environment] = {
         ),
     )
 }
-PRODUCTION_HOSTS = frozenset(
-    urlsplit(env.base_url).hostname for env in ENVIRONMENTS.values() if env.production
-)
 
 
 class ConfigError(Exception):
@@ -109,13 +111,17 @@ class Target:
     webhooks_token_url: str | None = None
 
     def token_url_for(self, tenant_id: str, *, webhooks: bool = False) -> str | None:
+        """The token endpoint of tenant_id; the tenant is one percent-encoded path segment, never a path."""
         template = self.webhooks_token_url if webhooks else self.token_url
-        return template.replace("{tenantId}", tenant_id) if template else None
+        return template.replace(TENANT_PLACEHOLDER, quote(tenant_id, safe="")) if template else None
+
+    def urls(self) -> Iterator[str]:
+        """Every configured URL (token endpoints as templates)."""
+        yield from (url for url in (self.base_url, self.token_url, self.webhooks_token_url) if url)
 
     def hosts(self) -> frozenset[str]:
         """The host:port pairs the suite may send credentials to."""
-        urls = (self.base_url, self.token_url, self.webhooks_token_url)
-        return frozenset(urlsplit(url).netloc for url in urls if url)
+        return frozenset(urlsplit(url).netloc for url in self.urls())
 
 
 @dataclass(frozen=True)
@@ -142,11 +148,6 @@ class Settings:
         """The classes this run claims, in catalogue order (every class unless narrowed on purpose)."""
         return tuple(cls for cls in load_classes() if self.claim is None or cls in self.claim)
 
-    def secrets(self) -> tuple[str, ...]:
-        """Every secret this run holds, for redaction."""
-        tenants = (self.tenant, self.other_tenant)
-        return tuple(t.secret for t in tenants if t is not None)
-
 
 @dataclass(frozen=True)
 class Overrides:
@@ -164,17 +165,19 @@ class Overrides:
     max_examples: int | None = None
     strict: bool = False
     claim: tuple[str, ...] | None = None
+    allow_plain_http: bool = False
 
 
-_TOP_KEYS = {"target", "credentials", "fixtures"}
-_TARGET_KEYS = {"base_url", "token_url", "webhooks_token_url"}
-_CREDENTIAL_KEYS = {"tenant_id", "api_secret_env"}
-_FIXTURE_LIST_KEYS = {"enrolments", "other_tenant_enrolments"}
-_FIXTURE_KEYS = {"assignment_id", "enrolment_id", "status"}
+# each target URL: its key in [target], its flag, and its entry in the schema's $defs
+_URLS = (
+    ("base_url", "--base-url", "url"),
+    ("token_url", "--token-url", "token_url"),
+    ("webhooks_token_url", "--webhooks-token-url", "token_url"),
+)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """Parse the TOML file, turning every I/O or syntax problem into a ConfigError."""
+    """Parse the TOML file and check it against the schema; every problem is a one-line ConfigError."""
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
@@ -184,7 +187,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    _reject_unknown(data, _TOP_KEYS, "")
+    problem = first_problem("config", data)
+    if problem:
+        raise ConfigError(f"config file {path}: {problem}")
     return data
 
 
@@ -192,62 +197,18 @@ def load_settings(
     config_file: Path | None, overrides: Overrides, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Merge the config file (if any), the flags and the environment into Settings."""
-    environ = os.environ if environ is None else environ
     data = read_config_file(config_file) if config_file else {}
-    target_data = _table(data, "target")
-    _reject_unknown(target_data, _TARGET_KEYS, "target.")
-    cred_data = _table(data, "credentials")
-    _reject_unknown(cred_data, _CREDENTIAL_KEYS | {"other_tenant"}, "credentials.")
-    fixture_data = _table(data, "fixtures")
-    _reject_unknown(fixture_data, _FIXTURE_LIST_KEYS, "fixtures.")
-
     preset = _environment(overrides.environment)
-    base_url = overrides.base_url or _str(target_data, "base_url", "target.") or (preset and preset.base_url)
-    if not base_url:
-        raise ConfigError("no target: give --base-url, --env or a config file with target.base_url")
-    token_url = (
-        overrides.token_url or _str(target_data, "token_url", "target.") or (preset and preset.token_url)
-    )
-    webhooks_token_url = (
-        overrides.webhooks_token_url
-        or _str(target_data, "webhooks_token_url", "target.")
-        or (preset and preset.webhooks_token_url)
-    )
-    target = Target(
-        base_url=_check_url(base_url, "base_url").rstrip("/"),
-        token_url=_check_token_url(token_url, "token_url") if token_url else None,
-        webhooks_token_url=(
-            _check_token_url(webhooks_token_url, "webhooks_token_url") if webhooks_token_url else None
-        ),
-    )
-
-    tenant_id = overrides.tenant_id or _str(cred_data, "tenant_id", "credentials.")
-    if not tenant_id:
-        raise ConfigError("no tenant: give --tenant-id or credentials.tenant_id in the config file")
-    secret_env = _str(cred_data, "api_secret_env", "credentials.") or DEFAULT_SECRET_ENV
-    tenant = Credentials(tenant_id, _secret(environ, secret_env, "credentials.api_secret_env"), secret_env)
-
-    other_tenant = None
-    other_data = _table(cred_data, "other_tenant", "credentials.")
-    if other_data:
-        _reject_unknown(other_data, _CREDENTIAL_KEYS, "credentials.other_tenant.")
-        other_id = _str(other_data, "tenant_id", "credentials.other_tenant.")
-        if not other_id:
-            raise ConfigError("credentials.other_tenant.tenant_id is missing")
-        if other_id == tenant.tenant_id:
-            raise ConfigError("credentials.other_tenant.tenant_id must differ from credentials.tenant_id")
-        other_env = (
-            _str(other_data, "api_secret_env", "credentials.other_tenant.") or DEFAULT_OTHER_SECRET_ENV
-        )
-        other_secret = _secret(environ, other_env, "credentials.other_tenant.api_secret_env")
-        other_tenant = Credentials(other_id, other_secret, other_env)
-
+    target = _target(data.get("target", {}), overrides, preset)
+    environ = os.environ if environ is None else environ
+    tenant, other_tenant = _tenants(data.get("credentials", {}), overrides.tenant_id, environ)
+    fixtures = data.get("fixtures", {})
     settings = Settings(
         target=target,
         tenant=tenant,
         other_tenant=other_tenant,
-        fixtures=_fixtures(fixture_data, "enrolments"),
-        other_tenant_fixtures=_fixtures(fixture_data, "other_tenant_enrolments"),
+        fixtures=_fixtures(fixtures.get("enrolments", [])),
+        other_tenant_fixtures=_fixtures(fixtures.get("other_tenant_enrolments", [])),
         environment=preset.name if preset else None,
     )
     return apply_run_options(settings, overrides)
@@ -271,11 +232,57 @@ def apply_run_options(settings: Settings, overrides: Overrides) -> Settings:
     )
 
 
-def is_production(settings: Settings) -> bool:
-    """True when the run would touch a production host, whichever way it was named."""
+# --- the production guard and plain http ----------------------------------------------------------------
+
+
+def connect_host(url: str | httpx.URL) -> str:
+    """The host of url as the HTTP client connects to it.
+
+    IDNA-mapped as httpx maps it (the full stops U+3002, U+FF0E and U+FF61 are
+    dots, capitals are small), then lowercased, without trailing dots. Raises
+    httpx.InvalidURL for what is not a URL.
+    """
+    return httpx.URL(url).host.lower().rstrip(".")
+
+
+_PRODUCTION_HOSTS = frozenset(
+    connect_host(url)
+    for env in ENVIRONMENTS.values()
+    if env.production
+    for url in (env.base_url, env.token_url, env.webhooks_token_url)
+)
+
+
+def production_host(url: str | httpx.URL) -> str | None:
+    """The production host url would connect to (its API or a token endpoint), or None.
+
+    A check of the name only: an IP literal of a production host, or a name
+    whose DNS points at one (a CNAME), is not recognised.
+    """
+    host = connect_host(url)
+    return host if host in _PRODUCTION_HOSTS else None
+
+
+def production_target(settings: Settings) -> str | None:
+    """Why the run would touch production (the --env, or a production host in any target URL), or None."""
     if settings.environment and ENVIRONMENTS[settings.environment].production:
+        return f"--env {settings.environment}"
+    hosts = (production_host(url) for url in settings.target.urls())
+    host = next((host for host in hosts if host), None)
+    return f"{host} is a production host" if host else None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether host (as :func:`connect_host` gives it) is localhost, in 127.0.0.0/8 or ::1."""
+    if host == "localhost":
         return True
-    return urlsplit(settings.target.base_url).hostname in PRODUCTION_HOSTS
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --- the pieces of load_settings ------------------------------------------------------------------------
 
 
 def _environment(name: str | None) -> Environment | None:
@@ -288,92 +295,75 @@ def _environment(name: str | None) -> Environment | None:
         raise ConfigError(f"unknown environment {name!r}: choose one of {choices}") from None
 
 
-def _table(data: Mapping[str, Any], key: str, prefix: str = "") -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{prefix}{key} must be a table, got {type(value).__name__}")
+def _target(data: Mapping[str, Any], overrides: Overrides, preset: Environment | None) -> Target:
+    """Each URL from its flag, else the file, else the --env preset; checked under the name it came by."""
+    plain_http = overrides.allow_plain_http or data.get("allow_plain_http", False)
+    urls: dict[str, str | None] = {}
+    for key, flag, definition in _URLS:
+        url, where = getattr(overrides, key), flag
+        if not url:
+            url, where = data.get(key), f"target.{key}"
+        if not url and preset is not None:
+            url, where = getattr(preset, key), f"--env {preset.name}"
+        if key == "base_url" and not url:
+            raise ConfigError("no target: give --base-url, --env or a config file with target.base_url")
+        urls[key] = _checked_url(_checked(url, where, definition), where, plain_http) if url else None
+    base_url = urls.pop("base_url") or ""
+    return Target(base_url.rstrip("/"), **urls)
+
+
+def _checked(value: str, where: str, definition: str) -> str:
+    """value, if it fits the schema's entry definition; else a ConfigError naming it by where."""
+    problem = first_problem("config", value, definition=definition, where=where)
+    if problem:
+        raise ConfigError(problem)
     return value
 
 
-def _str(data: Mapping[str, Any], key: str, prefix: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{prefix}{key} must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _reject_unknown(data: Mapping[str, Any], known: set[str], prefix: str) -> None:
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (known: {', '.join(sorted(known))})")
-
-
-def _check_url(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name} must be an http:// or https:// URL with a host, got {url!r}")
-    if parts.username or parts.password:
-        raise ConfigError(f"{name} must not carry credentials in the URL; use the credentials table")
+def _checked_url(url: str, where: str, allow_plain_http: bool) -> str:
+    """url (stripped) if the HTTP client can use it safely: http(s), a host, no userinfo, TLS off loopback."""
+    url = url.strip()
+    try:
+        parsed = httpx.URL(url.replace(TENANT_PLACEHOLDER, "tenant"))
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"{where} must be a URL, got {url!r} ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(f"{where} must be an http:// or https:// URL with a host, got {url!r}")
+    if parsed.userinfo:
+        raise ConfigError(f"{where} must not carry credentials in the URL; use the credentials table")
+    host = connect_host(parsed)
+    if parsed.scheme == "http" and not allow_plain_http and not is_loopback(host):
+        raise ConfigError(
+            f"refusing plain http:// to {host} ({where}): the API secret and the client secret would cross "
+            "the network unencrypted; use https://, or add --allow-plain-http if you mean it"
+        )
     return url
 
 
-def _check_token_url(url: str, name: str) -> str:
-    _check_url(url.replace("{tenantId}", "tenant"), name)
-    if "{tenantId}" not in url:
-        raise ConfigError(f"{name} must contain the placeholder {{tenantId}}, got {url!r}")
-    return url
+def _tenants(
+    data: Mapping[str, Any], tenant_flag: str | None, environ: Mapping[str, str]
+) -> tuple[Credentials, Credentials | None]:
+    """The tenant (--tenant-id over credentials.tenant_id) and the other tenant, with their secrets."""
+    tenant_id = _checked(tenant_flag, "--tenant-id", "tenant_id") if tenant_flag else data.get("tenant_id")
+    if not tenant_id:
+        raise ConfigError("no tenant: give --tenant-id or credentials.tenant_id in the config file")
+    wanted = [(tenant_id, data.get("api_secret_env", DEFAULT_SECRET_ENV), "credentials.api_secret_env")]
+    other = data.get("other_tenant")
+    if other:
+        if other["tenant_id"] == tenant_id:
+            raise ConfigError("credentials.other_tenant.tenant_id must differ from credentials.tenant_id")
+        env = other.get("api_secret_env", DEFAULT_OTHER_SECRET_ENV)
+        wanted.append((other["tenant_id"], env, "credentials.other_tenant.api_secret_env"))
+    missing = [f"{env} ({key})" for _, env, key in wanted if not environ.get(env)]
+    if len(missing) == 1:
+        raise ConfigError(f"environment variable {missing[0]} is not set: export the API secret in it")
+    if missing:
+        raise ConfigError(
+            f"environment variables {' and '.join(missing)} are not set: export the API secrets in them"
+        )
+    tenants = [Credentials(tenant, environ[env], env) for tenant, env, _ in wanted]
+    return tenants[0], tenants[1] if other else None
 
 
-def _secret(environ: Mapping[str, str], name: str, key: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise ConfigError(f"{key} must be the NAME of an environment variable, got {name!r}")
-    value = environ.get(name)
-    if not value:
-        raise ConfigError(f"environment variable {name} ({key}) is not set: export the API secret in it")
-    return value
-
-
-def _fixtures(data: Mapping[str, Any], key: str) -> tuple[FixtureEnrolment, ...]:
-    entries = data.get(key, [])
-    if not isinstance(entries, list):
-        raise ConfigError(f"fixtures.{key} must be an array of tables ([[fixtures.{key}]])")
-    fixtures = []
-    for index, entry in enumerate(entries):
-        where = f"fixtures.{key}[{index}]"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where} must be a table")
-        _reject_unknown(entry, _FIXTURE_KEYS, f"{where}.")
-        ids = {}
-        for id_key in ("assignment_id", "enrolment_id"):
-            value = entry.get(id_key)
-            if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
-                raise ConfigError(f"{where}.{id_key} must be 24 lowercase hex characters, got {value!r}")
-            ids[id_key] = value
-        status = entry.get("status")
-        if status is not None and status not in STATUSES:
-            raise ConfigError(f"{where}.status must be one of {', '.join(STATUSES)}, got {status!r}")
-        fixtures.append(FixtureEnrolment(ids["assignment_id"], ids["enrolment_id"], status))
-    return tuple(fixtures)
-
-
-# Every host of a production environment: its API and both token endpoints.
-PRODUCTION_ANY_HOSTS = frozenset(
-    urlsplit(url).hostname
-    for env in ENVIRONMENTS.values()
-    if env.production
-    for url in (env.base_url, env.token_url, env.webhooks_token_url)
-)
-
-
-def production_target(settings: Settings) -> str | None:
-    """Why the run would touch production (the --env, or a production host in any target URL), or None."""
-    if settings.environment and ENVIRONMENTS[settings.environment].production:
-        return f"--env {settings.environment}"
-    target = settings.target
-    for url in (target.base_url, target.token_url, target.webhooks_token_url):
-        host = urlsplit(url.replace("{tenantId}", "tenant")).hostname if url else None
-        if host and host.lower().rstrip(".") in PRODUCTION_ANY_HOSTS:
-            return f"{host} is a production host"
-    return None
+def _fixtures(entries: list[dict[str, str]]) -> tuple[FixtureEnrolment, ...]:
+    return tuple(FixtureEnrolment(e["assignment_id"], e["enrolment_id"], e.get("status")) for e in entries)

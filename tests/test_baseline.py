@@ -28,13 +28,13 @@ from conformance.baseline import (
     render_baseline,
     summary_lines,
     target_key,
-    toml_string,
     written_baseline,
 )
 from conformance.reports import render_json
 from conformance.reports.html import render_html
 from conformance.reports.junit import render_junit
 from conformance.results import CheckResult, RequirementResult, RunResult
+from conformance.toml_text import toml_string
 
 TARGET = "https://api.example.test"  # the base_url of test_reports.a_run()
 TODAY = date(2026, 3, 1)
@@ -116,47 +116,73 @@ def test_load_baseline_checks_ids_against_the_catalogue(tmp_path: Path) -> None:
         load_baseline(path)
 
 
+ENTRY = '[[accepted]]\nrequirement = "AUTH-003"\ntarget = "*"\nreason = "r"\n'
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[[accepted]\nrequirement = 1", "is not valid TOML"),
-        ('[accepted]\nrequirement = "AUTH-003"', "'accepted' must be an array of tables"),
-        ('ignore = ["AUTH-003"]', "unknown key 'ignore'"),
-        ('[[accepted]]\nrequirement = "AUTH-003"\ntarget = "*"', "entry 1: reason is missing"),
-        ('[[accepted]]\nrequirement = "AUTH-003"\ntarget = "*"\nreason = "  "', "reason must be a non-empty"),
-        ('[[accepted]]\nrequirement = "auth-3"\ntarget = "*"\nreason = "r"', "is not a requirement ID"),
+        ("[[accepted]\nrequirement = 1", "baseline file b.toml is not valid TOML: "),
+        (
+            '[accepted]\nrequirement = "AUTH-003"',
+            "accepted must be an array of tables ([[accepted]] entries), got a table",
+        ),
+        ('ignore = ["AUTH-003"]', "unknown key ignore (known: accepted)"),
+        ('acepted = ["AUTH-003"]', "unknown key acepted: did you mean accepted? (known: accepted)"),
+        ('[[accepted]]\nrequirement = "AUTH-003"\ntarget = "*"', "accepted[0].reason is missing"),
+        (
+            '[[accepted]]\nrequirement = "AUTH-003"\ntarget = "*"\nreason = "  "',
+            "accepted[0].reason must be a non-empty string, got '  '",
+        ),
+        (
+            '[[accepted]]\nrequirement = "AUTH-003"\ntarget = "*"\nreason = 3',
+            "accepted[0].reason must be a non-empty string, got 3",
+        ),
+        (
+            '[[accepted]]\nrequirement = "auth-3"\ntarget = "*"\nreason = "r"',
+            "accepted[0].requirement must be a requirement ID such as AUTH-003, got 'auth-3'",
+        ),
         (
             '[[accepted]]\nrequirement = "AUTH-004"\ntarget = "*"\nreason = "r"',
-            "unknown requirement 'AUTH-004'",
+            "accepted[0].requirement: unknown requirement 'AUTH-004' "
+            "(`enrolment-conformance requirements` lists them)",
         ),
         (
             '[[accepted]]\nrequirement = "AUTH-003"\ntarget = "staging"\nreason = "r"',
-            "must be the API base URL",
+            "accepted[0].target must be the API base URL (results.json target.base_url), 'reference' or '*', "
+            "got 'staging'",
         ),
         (
-            '[[accepted]]\nrequirement = "AUTH-003"\ntarget = "*"\nreason = "r"\nwhy = "x"',
-            "unknown key 'why'",
+            ENTRY + 'reasons = "x"',
+            "unknown key accepted[0].reasons: did you mean accepted[0].reason? "
+            "(known: expires, reason, requirement, target)",
         ),
         (
-            '[[accepted]]\nrequirement = "AUTH-003"\ntarget = "*"\nreason = "r"\nexpires = "2027-01-31"',
-            "expires must be a TOML date such as 2027-01-31",
+            ENTRY + 'expires = "2027-01-31"',
+            "accepted[0].expires must be a TOML date such as 2027-01-31 (no quotes), got '2027-01-31'",
         ),
         (
-            '[[accepted]]\nrequirement = "AUTH-003"\ntarget = "*"\nreason = "r"\n'
-            "expires = 2027-01-31T09:00:00",
-            "expires must be a TOML date",
+            ENTRY + "expires = 2027-01-31T09:00:00",
+            "accepted[0].expires must be a TOML date such as 2027-01-31 (no quotes), got 2027-01-31T09:00:00",
         ),
         (
             '[[accepted]]\nrequirement = "AUTH-003"\ntarget = "http://x/"\nreason = "r"\n'
             '[[accepted]]\nrequirement = "AUTH-003"\ntarget = "http://x"\nreason = "s"',
-            "entry 2 repeats entry 1",
+            "accepted[1] repeats accepted[0] (AUTH-003 on http://x)",
         ),
     ],
 )
 def test_a_bad_baseline_is_one_line_naming_the_file(text: str, message: str) -> None:
-    with pytest.raises(BaselineError, match=message) as info:
+    with pytest.raises(BaselineError) as info:
         parse_baseline(text, "b.toml", KNOWN)
-    assert "\n" not in str(info.value) and "b.toml" in str(info.value)
+    assert str(info.value).startswith("baseline file b.toml"), info.value
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_padded_values_are_read_stripped() -> None:
+    text = '[[accepted]]\nrequirement = " AUTH-003 "\ntarget = " * "\nreason = " r "'
+    assert parse_baseline(text, "b.toml", KNOWN) == (BaselineEntry("AUTH-003", "*", "r"),)
 
 
 def test_an_unreadable_baseline_is_one_line(tmp_path: Path) -> None:
@@ -491,6 +517,6 @@ def test_a_bad_baseline_exits_2_before_any_request(tmp_path: Path) -> None:
     proc = run_cli("run", "--baseline", "bad.toml", "--reports", "out", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: baseline file bad.toml: [[accepted]] entry 1: target is missing"
+        "error: baseline file bad.toml: accepted[0].target is missing"
     ]
     assert not (tmp_path / "out").exists()

@@ -45,6 +45,7 @@ from conformance.reference.app import create_app
 from conformance.reference.data import TENANT_A, TENANT_B, Fixture
 from conformance.reference.faults import FAULTS, UnknownFault, checked
 from conformance.reference.mutations import dataset
+from conformance.toml_text import toml_string
 
 LOOPBACK = "127.0.0.1"
 SECRET_ENVS = {TENANT_A: DEFAULT_SECRET_ENV, TENANT_B: DEFAULT_OTHER_SECRET_ENV}
@@ -88,41 +89,38 @@ class Fixtures:
 def config_toml(endpoints: Endpoints, fixtures: Fixtures, faults: Collection[str] = ()) -> str:
     """A suite config file (TOML) for a running reference target; secrets are named, never written."""
 
-    def q(text: str) -> str:
-        return json.dumps(text)  # a JSON string of printable text is a TOML basic string
-
     lines = [
         "# enrolment-conformance config for the bundled reference target on loopback.",
         f"# Faults switched on: {', '.join(faults) or 'none'}.",
         f"# Export the API secrets in {DEFAULT_SECRET_ENV} and {DEFAULT_OTHER_SECRET_ENV} before a run.",
         "",
         "[target]",
-        f"base_url = {q(endpoints.base_url)}",
-        f"token_url = {q(endpoints.token_url)}",
-        f"webhooks_token_url = {q(endpoints.webhooks_token_url)}",
+        f"base_url = {toml_string(endpoints.base_url)}",
+        f"token_url = {toml_string(endpoints.token_url)}",
+        f"webhooks_token_url = {toml_string(endpoints.webhooks_token_url)}",
         "",
         "[credentials]",
-        f"tenant_id = {q(TENANT_A)}",
-        f"api_secret_env = {q(DEFAULT_SECRET_ENV)}",
+        f"tenant_id = {toml_string(TENANT_A)}",
+        f"api_secret_env = {toml_string(DEFAULT_SECRET_ENV)}",
         "",
         "[credentials.other_tenant]",
-        f"tenant_id = {q(TENANT_B)}",
-        f"api_secret_env = {q(DEFAULT_OTHER_SECRET_ENV)}",
+        f"tenant_id = {toml_string(TENANT_B)}",
+        f"api_secret_env = {toml_string(DEFAULT_OTHER_SECRET_ENV)}",
     ]
     for fixture in fixtures.tenant:
         lines += [
             "",
             "[[fixtures.enrolments]]",
-            f"assignment_id = {q(fixture.assignment_id)}",
-            f"enrolment_id = {q(fixture.enrolment_id)}",
-            f"status = {q(fixture.status)}",
+            f"assignment_id = {toml_string(fixture.assignment_id)}",
+            f"enrolment_id = {toml_string(fixture.enrolment_id)}",
+            f"status = {toml_string(fixture.status)}",
         ]
     for fixture in fixtures.other_tenant:
         lines += [
             "",
             "[[fixtures.other_tenant_enrolments]]",
-            f"assignment_id = {q(fixture.assignment_id)}",
-            f"enrolment_id = {q(fixture.enrolment_id)}",
+            f"assignment_id = {toml_string(fixture.assignment_id)}",
+            f"enrolment_id = {toml_string(fixture.enrolment_id)}",
         ]
     return "\n".join(lines) + "\n"
 
