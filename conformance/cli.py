@@ -536,7 +536,7 @@ def main() -> int:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("ENROLMENT_CONFORMANCE_DEBUG"):
             raise
-        from conformance.runner import redact_text
+        from conformance.redact import redact_text
 
         message = redact_text(" ".join(f"{exc.__class__.__name__}: {exc}".split()))
         click.echo(

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from conformance import jsonbody
 from conformance.results import Exchange
 
 
@@ -69,7 +70,9 @@ def expect_no_findings(findings: list[str], expected: str, response: httpx.Respo
 def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     """The response body parsed as a JSON object, or a failure saying what came instead."""
     try:
-        body = response.json()
+        body = jsonbody.response_json(response)
+    except jsonbody.UnusableJSON as exc:
+        raise CheckFailed(f"{what}: expected a JSON object body, received {exc}", response=response) from None
     except ValueError:
         raise CheckFailed(
             f"{what}: expected a JSON object body, received {describe(response)}", response=response

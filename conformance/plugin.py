@@ -11,7 +11,6 @@ spent) makes it an *error*, not a failure: it says nothing about conformance.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,32 +21,18 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.auth import BasicAuth, BearerAuth, TokenProvider, TokenUnavailable
+from conformance import jsonbody
+from conformance.auth import BasicAuth, BearerAuth
 from conformance.catalogue import load_catalogue
-from conformance.client import (
-    Client,
-    InfrastructureError,
-    RequestBudgetExhausted,
-    UnsafeRequest,
-    describe_error,
-)
+from conformance.checks import _support
+from conformance.checks._support import UNKNOWN_ASSIGNMENT_ID, UNKNOWN_ENROLMENT_ID
+from conformance.client import INFRASTRUCTURE_ERRORS, Client, RequestBudgetExhausted, describe_error
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.results import CheckResult
-from conformance.skips import classify, needs_reason, not_applicable, skip_needing
+from conformance.skips import classify, needs_reason, skip_needing
 from conformance.spec import default_spec_path, load_spec
+from conformance.tokens import TokenProvider, TokenUnavailable
 
-# Well-formed IDs that no target should hold (all-zero ObjectIds are never generated).
-UNKNOWN_ASSIGNMENT_ID = "000000000000000000000a55"
-UNKNOWN_ENROLMENT_ID = "000000000000000000000e41"
-UNKNOWN_ID_PREFIX = "ffffffffffffffff"
-# The requests the contract answers with an error, by that status: what each request has wrong.
-ERROR_REQUESTS = {
-    401: "no credentials",
-    403: "a token holding only api/write",
-    404: "an unknown enrolmentId",
-    422: "a malformed enrolmentId",
-}
-INFRASTRUCTURE_ERRORS = (TokenUnavailable, RequestBudgetExhausted, UnsafeRequest, InfrastructureError)
 _NOTES = pytest.StashKey[list[str]]()
 _PHASES = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -59,26 +44,6 @@ class EnrolmentRead:
     fixture: FixtureEnrolment
     response: httpx.Response
     body: dict[str, Any] | None
-
-
-def unknown_id(settings: Settings, purpose: str) -> str:
-    """A well-formed ID derived from purpose that no configured fixture (of either tenant) uses."""
-    taken = {
-        value
-        for fixture in settings.fixtures + settings.other_tenant_fixtures
-        for value in (fixture.assignment_id, fixture.enrolment_id)
-    }
-    counter = 0
-    while True:
-        candidate = UNKNOWN_ID_PREFIX + hashlib.sha256(f"{purpose}:{counter}".encode()).hexdigest()[:8]
-        if candidate not in taken:
-            return candidate
-        counter += 1
-
-
-def non_hex_id(valid: str) -> str:
-    """A malformed variant of a well-formed ID: its last two characters replaced by non-hex letters."""
-    return valid[:22] + "gz"
 
 
 class ConformancePlugin:
@@ -111,7 +76,7 @@ class ConformancePlugin:
                 body = None
                 if response.status_code == 200:
                     try:
-                        parsed = response.json()
+                        parsed = jsonbody.response_json(response)
                     except ValueError:
                         parsed = None
                     body = parsed if isinstance(parsed, dict) else None
@@ -123,6 +88,8 @@ class ConformancePlugin:
     # --- pytest hooks ----------------------------------------------------
 
     def pytest_configure(self, config: pytest.Config) -> None:
+        if not config.pluginmanager.is_registered(_support):
+            config.pluginmanager.register(_support)  # the fixtures checks share
         config.addinivalue_line("markers", "requirement(id): the catalogue requirement a check enforces")
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -264,32 +231,6 @@ class ConformancePlugin:
             skip_needing("fixtures.enrolments", "needs an enrolment that exists")
         return self.settings.fixtures[0]
 
-    @pytest.fixture(scope="session")
-    def error_request(
-        self, basic: BasicAuth, bearer: Callable[..., BearerAuth], known_enrolment: FixtureEnrolment
-    ) -> Callable[[int], tuple[str, httpx.Response]]:
-        """error_request(status) -> (what was sent, response): the request the contract answers with
-        status (an ERROR_REQUESTS key), for the known enrolment."""
-
-        def send(status: int) -> tuple[str, httpx.Response]:
-            assignment_id, enrolment_id = known_enrolment.assignment_id, known_enrolment.enrolment_id
-            auth: BasicAuth | BearerAuth | None = basic
-            if status == 401:
-                auth = None
-            elif status == 403:
-                try:
-                    auth = bearer("api/write")
-                except TokenUnavailable as exc:
-                    not_applicable(f"needs a token holding only api/write to provoke a 403: {exc}")
-            elif status == 404:
-                enrolment_id = unknown_id(self.settings, "unknown-enrolment")
-            else:
-                enrolment_id = non_hex_id(enrolment_id)
-            sent = f"a request with {ERROR_REQUESTS[status]}"
-            return sent, self.client.get_enrolment(assignment_id, enrolment_id, auth=auth, note=sent)
-
-        return send
-
     @pytest.fixture
     def enrolment_read(self, enrolment: FixtureEnrolment) -> EnrolmentRead:
         """The fixture enrolment's 200 body; checks on the body are skipped when it cannot be read."""
@@ -346,7 +287,7 @@ def _judged(exc: BaseException | None, when: str) -> tuple[str, str, str | None]
         return "skipped", str(exc), "--max-requests"
     if isinstance(exc, httpx.TransportError):
         return "error", f"could not get an answer from the target: {describe_error(exc)}", None
-    if isinstance(exc, INFRASTRUCTURE_ERRORS):
+    if isinstance(exc, (TokenUnavailable, *INFRASTRUCTURE_ERRORS)):
         return "error", str(exc), None
     kind = exc.__class__.__name__ if exc is not None else "error"
     return "error", f"the check itself broke ({kind}: {exc}); please report this", None

@@ -7,7 +7,6 @@ here has already been redacted: no secret reaches this module.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +18,7 @@ OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "skipped", "error", "not_ap
 # Keys of results.json derived from the rest when it is written (the conformance statement):
 # reading a results.json back ignores them.
 DERIVED_KEYS = frozenset({"statement"})
+REFERENCE_KIND = "reference implementation"  # target.kind of a run against the bundled reference
 
 
 @dataclass
@@ -35,24 +35,7 @@ class Exchange:
     elapsed_ms: float = 0.0
     error: str | None = None
     note: str | None = None  # what the request was meant to probe, e.g. "Basic payload that is not base64"
-    curl: str = ""
-
-    def with_curl(self, auth_args: list[str]) -> Exchange:
-        """Fill in a curl line that reproduces the request; auth_args stand in for the credentials."""
-        parts = ["curl", "-i", "-X", self.method]
-        for name, value in self.request_headers.items():
-            if name.lower() in ("authorization", "host", "content-length", "user-agent"):
-                continue
-            if name.lower().startswith("accept-encoding") or name.lower() == "connection":
-                continue
-            parts += ["-H", f"{name}: {value}"]
-        if self.request_body:
-            parts += ["--data-raw", self.request_body]
-        command = " ".join(shlex.quote(p) for p in parts)
-        # auth_args are pre-quoted so that $VARIABLES expand in the user's shell
-        command = " ".join([command, *auth_args, shlex.quote(self.url)])
-        self.curl = command
-        return self
+    curl: str = ""  # the curl line that reproduces the request (conformance.repro)
 
 
 @dataclass

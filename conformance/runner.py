@@ -12,9 +12,7 @@ last time (every string, wherever it sits), so no report can show a secret.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +21,6 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -34,8 +31,9 @@ from conformance.client import Client, ClientLimits, InfrastructureError, descri
 from conformance.config import ConfigError, Settings, production_target
 from conformance.interrupt import Interruption
 from conformance.plugin import ConformancePlugin
-from conformance.redact import Redactor
+from conformance.redact import LAST_RUN, run_redactor, scrub
 from conformance.results import (
+    REFERENCE_KIND,
     CheckResult,
     RequirementResult,
     RunResult,
@@ -60,14 +58,6 @@ class RunOptions:
     interruption: Interruption = field(default_factory=Interruption)  # set by the signal handler
 
 
-_last_redactor: Redactor | None = None
-
-
-def redact_text(text: str) -> str:
-    """Mask the secrets of the latest run in text (for the CLI's last-resort error line)."""
-    return _scrub_text(text, _last_redactor) if _last_redactor is not None else text
-
-
 def execute(
     settings: Settings,
     options: RunOptions | None = None,
@@ -77,7 +67,6 @@ def execute(
 
     on_start(settings, mode) is called once the run is known to be usable, before the first request.
     """
-    global _last_redactor
     options = options or RunOptions()
     production = production_target(settings)
     if production and not options.production_confirmed:
@@ -94,7 +83,7 @@ def execute(
     verify = tls_verify(options)
     started = datetime.now(UTC)
     redactor = run_redactor(settings)
-    _last_redactor = redactor
+    LAST_RUN.redactor = redactor
     with Client(
         settings.target.base_url,
         allowed_hosts=settings.target.hosts(),
@@ -158,7 +147,7 @@ def _result(
             "token_url": settings.target.token_url,
             "webhooks_token_url": settings.target.webhooks_token_url,
             "tenant_id": settings.tenant.tenant_id,
-            "kind": "reference implementation" if settings.reference else "external",
+            "kind": REFERENCE_KIND if settings.reference else "external",
         },
         environment=settings.environment,
         reference_faults=list(settings.faults),
@@ -172,7 +161,7 @@ def _result(
         requests={**dict(client.requests_by_phase), "total": client.requests_sent},
         status_coverage=dict(sorted(plugin.status_seen.items())),
         tokens={"requests": len(plugin.tokens.obtained), "scope_sets": sorted(set(plugin.tokens.obtained))},
-        warnings=_warnings(requirements, settings, client, options),
+        warnings=_warnings(requirements, settings, client, options) + client.redactor.warnings,
         mode=run_mode(options, production_target(settings)),
         limits_hit={
             "throttled_retries": client.throttled_responses,
@@ -216,22 +205,6 @@ def tls_verify(options: RunOptions) -> bool | ssl.SSLContext:
             f"--ca-bundle {options.ca_bundle} is not a usable PEM CA bundle: {reason}"
         ) from None
     return context
-
-
-def run_redactor(settings: Settings) -> Redactor:
-    """A redactor that knows the run's secrets in every form they may be written in."""
-    redactor = Redactor()
-    for tenant in (settings.tenant, settings.other_tenant):
-        if tenant is None:
-            continue
-        redactor.add_basic(tenant.tenant_id, tenant.secret)
-        for form in (
-            quote(tenant.secret, safe=""),
-            quote_plus(tenant.secret),
-            json.dumps(tenant.secret)[1:-1],
-        ):
-            redactor.add(form)
-    return redactor
 
 
 def preflight(client: Client) -> str | None:
@@ -391,37 +364,3 @@ def _warnings(
             f"{client.throttle_wait_s:.1f} s as told by Retry-After and retried"
         )
     return warnings
-
-
-# --- the last redaction pass ------------------------------------------------------
-
-# An Authorization value quoted back by a target (in a body, an error message ...): the
-# scheme survives, the credentials do not. Only credential-shaped values are masked
-# (12+ token characters, a digit, + or / among them), so prose like "Basic credentials"
-# stays as it is.
-_AUTH_VALUE = re.compile(r"(?i)\b(basic|bearer)(\s+)([A-Za-z0-9+/._~-]{12,})(=*)(?![\w=+/.~-])")
-
-
-def _mask_auth_value(match: re.Match[str]) -> str:
-    if any(c.isdigit() or c in "+/" for c in match.group(3)):
-        return f"{match.group(1)}{match.group(2)}***"
-    return match.group(0)
-
-
-def _scrub_text(text: str, redactor: Redactor) -> str:
-    return _AUTH_VALUE.sub(_mask_auth_value, redactor.text(text))
-
-
-def _scrub_value(value: Any, redactor: Redactor) -> Any:
-    if isinstance(value, str):
-        return _scrub_text(value, redactor)
-    if isinstance(value, dict):
-        return {key: _scrub_value(item, redactor) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub_value(item, redactor) for item in value]
-    return value
-
-
-def scrub(result: RunResult, redactor: Redactor) -> RunResult:
-    """The result with every string in it (messages, notes, evidence, errors) redacted once more."""
-    return RunResult.from_dict(_scrub_value(result.to_dict(), redactor))

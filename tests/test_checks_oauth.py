@@ -8,7 +8,8 @@ import json
 import httpx
 import pytest
 
-from conformance.auth import BasicAuth, TokenUnavailable
+from conformance import repro
+from conformance.auth import BasicAuth
 from conformance.checks.auth import wrong_secrets
 from conformance.checks.oauth import (
     cache_directives,
@@ -22,6 +23,7 @@ from conformance.checks.oauth import (
     tamper_signature,
 )
 from conformance.config import Credentials
+from conformance.tokens import TokenUnavailable
 
 
 @pytest.mark.parametrize(
@@ -116,9 +118,15 @@ def test_token_unavailable_tells_a_refusal(status: int | None, refused: bool) ->
 
 def test_form_encoded_basic_curl_reproduces_the_encoding() -> None:
     credentials = Credentials("eu-west-2_A b", "not-used", "ENROLMENT_API_SECRET")
-    assert BasicAuth(credentials).curl_args() == ["-u", '"eu-west-2_A b:$ENROLMENT_API_SECRET"']
-    (flag, value) = BasicAuth(credentials, form_encoded=True).curl_args()
-    assert flag == "-u" and value.startswith('"eu-west-2_A+b:$(python3 -c ')
+    words = repro.Words({}, lambda text: text.replace("not-used", "***"))
+    plain = BasicAuth(credentials).repro()
+    assert (
+        repro.basic_user_password(plain.user, plain.secret, words)
+        == "'eu-west-2_A b:'\"$ENROLMENT_API_SECRET\""
+    )
+    form = BasicAuth(credentials, form_encoded=True).repro()
+    value = repro.basic_user_password(form.user, form.secret, words, form_encoded=True)
+    assert value.startswith('eu-west-2_A+b:"$(python3 -c ')
     assert "quote_plus" in value and '"$ENROLMENT_API_SECRET"' in value and "not-used" not in value
 
 

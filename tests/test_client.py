@@ -18,7 +18,7 @@ import httpx
 import pytest
 import respx
 
-from conformance.auth import BasicAuth, TokenProvider, TokenUnavailable
+from conformance.auth import BasicAuth, basic_credentials
 from conformance.client import (
     Client,
     ClientLimits,
@@ -30,7 +30,8 @@ from conformance.client import (
     describe_error,
 )
 from conformance.config import Credentials, Target
-from conformance.redact import Redactor, basic_credentials
+from conformance.redact import Redactor
+from conformance.tokens import TokenProvider, TokenUnavailable, issued_tokens
 
 BASE = "https://api.test/rest/v1"
 TOKEN_URL = "https://auth.test/oauth2/token/{tenantId}"
@@ -456,7 +457,11 @@ def test_tokens_handed_out_are_masked_everywhere_after(mock: respx.MockRouter) -
     mock.get(ENROLMENT).respond(401, text=f"token {issued} was refused; refresh with refresh-TOKEN-123456")
     with make_client() as client:
         client.request(
-            "POST", TOKEN, data={"grant_type": "client_credentials", "client_secret": SECRET}, phase="token"
+            "POST",
+            TOKEN,
+            data={"grant_type": "client_credentials", "client_secret": SECRET},
+            phase="token",
+            secrets_in=issued_tokens,
         )
         client.request("GET", ENROLMENT)
         token_exchange, api_exchange = client.recorder.take()

@@ -7,11 +7,10 @@ import base64
 import httpx
 import pytest
 
-from conformance.auth import BasicAuth, RawAuthorization
+from conformance.auth import BasicAuth, RawAuthorization, basic_credentials
 from conformance.client import Client
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.expect import CheckFailed, challenge_schemes, expect_status
-from conformance.redact import basic_credentials
 from conformance.skips import not_applicable, skip_needing
 
 MALFORMED_ID = "not-an-id"

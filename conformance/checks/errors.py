@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from conformance.auth import BasicAuth
+from conformance.checks._support import ERROR_REQUESTS, non_hex_id, unknown_id
 from conformance.client import Client
 from conformance.config import FixtureEnrolment, Settings
 from conformance.expect import CheckFailed, describe, expect_status, is_json_content_type, json_object
-from conformance.plugin import ERROR_REQUESTS, non_hex_id, unknown_id
 
 # Malformed variants of a well-formed ID (none matches ^[0-9a-f]{24}$), by the kind of mistake each probes.
 MALFORMED_IDS: dict[str, Callable[[str], str]] = {

@@ -14,7 +14,7 @@ from conformance.expect import CheckFailed, describe, expect_status, media_type
 from conformance.plugin import EnrolmentRead
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-# The error requests whose answers must not be redirects (keys of plugin.ERROR_REQUESTS).
+# The error requests whose answers must not be redirects (keys of checks._support.ERROR_REQUESTS).
 ERROR_STATUSES = (401, 404, 422)
 
 

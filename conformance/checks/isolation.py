@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from conformance.auth import BasicAuth, BearerAuth
+from conformance.checks._support import unknown_id
 from conformance.client import Client
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.expect import expect_status
-from conformance.plugin import unknown_id
 from conformance.skips import skip_needing
 
 # 404 hides that the enrolment exists; 403 also refuses it. Anything else (above all 200) does not isolate.

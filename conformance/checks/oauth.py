@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from conformance.auth import BearerAuth, RawAuthorization, TokenProvider, TokenUnavailable
+from conformance.auth import BearerAuth, RawAuthorization, basic_credentials
 from conformance.checks.auth import expect_challenge
 from conformance.client import Client
 from conformance.config import Credentials, FixtureEnrolment, Settings
@@ -22,8 +22,8 @@ from conformance.expect import (
     is_json_content_type,
     json_object,
 )
-from conformance.redact import basic_credentials
 from conformance.skips import not_applicable, skip_needing
+from conformance.tokens import TokenProvider, TokenUnavailable, access_token, token_fields
 
 UNSUPPORTED_GRANT = "urn:example:params:oauth:grant-type:conformance-unsupported"
 UNKNOWN_SCOPE = "api/conformance-unknown-scope"
@@ -158,8 +158,7 @@ def token_response(public_tokens: TokenProvider, tenant: Credentials) -> httpx.R
 
 def _expect_token(response: httpx.Response, what: str) -> None:
     expect_status(response, 200, what)
-    token = json_object(response, what).get("access_token")
-    if not isinstance(token, str) or not token:
+    if access_token(json_object(response, what)) is None:
         raise CheckFailed(
             f"{what}: expected a non-empty access_token, received {describe(response)}", response=response
         )
@@ -192,7 +191,7 @@ def check_token_response_fields(token_response: httpx.Response) -> None:
     expect_status(token_response, 200, what)
     body = json_object(token_response, what)
     problems = []
-    if not isinstance(body.get("access_token"), str) or not body["access_token"]:
+    if access_token(body) is None:
         problems.append("access_token is missing or not a non-empty string")
     token_type = body.get("token_type")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
@@ -288,11 +287,7 @@ def check_path_tenant_must_match_client(
     what = f"token request to the endpoint of tenant {other} with the client_id {tenant.tenant_id}"
     if not 400 <= response.status_code < 500:
         raise CheckFailed(f"{what}: expected a 4xx refusal, received {describe(response)}", response=response)
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("access_token"):
+    if (token_fields(response.content) or {}).get("access_token"):
         raise CheckFailed(
             f"{what}: expected no access_token, received {describe(response)}", response=response
         )
@@ -348,7 +343,6 @@ def check_tampered_token(
         tampered = change(token)
     except ValueError as exc:
         not_applicable(f"cannot make this tampered token: {exc}")
-    client.redactor.add(tampered)
     response = _get_with_token(client, known_enrolment, tampered, what)
     expect_status(response, 401, f"GET with a tampered bearer token ({what})")
 
@@ -376,7 +370,6 @@ def check_token_as_basic_password_is_refused(
     """OAUTH-013: a valid token sent as the Basic password (with the Tenant ID) is not accepted (401)."""
     token = bearer("api/read").token
     payload = basic_credentials(tenant.tenant_id, token)
-    client.redactor.add(payload)
     response = client.get_enrolment(
         known_enrolment.assignment_id,
         known_enrolment.enrolment_id,

@@ -7,14 +7,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from conformance.auth import BearerAuth, RawAuthorization, TokenProvider, TokenUnavailable
+from conformance.auth import BearerAuth, RawAuthorization
+from conformance.checks._support import UNKNOWN_ENROLMENT_ID
 from conformance.client import Client
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.expect import describe, expect_status, json_object
 from conformance.skips import skip_needing
+from conformance.tokens import TokenProvider, TokenUnavailable, access_token
 
 READ_GRANTING = frozenset({"api/read", "api/all"})
-UNKNOWN_ENROLMENT_ID = "000000000000000000000e41"  # well formed, in no fixture
 
 
 def existing_enrolment(settings: Settings) -> FixtureEnrolment:
@@ -116,10 +117,9 @@ def _issued_token(response: httpx.Response, client: Client, requested: tuple[str
             status=response.status_code,
         )
     body = json_object(response, what)
-    token = body.get("access_token")
-    if not isinstance(token, str) or not token:
+    token = access_token(body)
+    if token is None:
         raise TokenUnavailable(f"could not obtain a {what}: the token response has no access_token")
-    client.redactor.add(token)
     scope = body.get("scope")
     return BearerAuth(token, tuple(scope.split()) if isinstance(scope, str) else requested)
 

@@ -1,0 +1,61 @@
+"""The HTTP client every check uses: bounded, polite, and recording redacted evidence.
+
+One :class:`Client` per run wraps one ``httpx.Client`` (connection reuse) and
+adds what a suite aimed at shared staging needs:
+
+- read-only by default: GET and HEAD to the API, POST only to the token
+  endpoints; any other method needs ``--allow-unsafe-methods``;
+- redirects are never followed, and requests go only to the configured hosts
+  (environment proxies are not used either: a proxy is another host);
+- a request budget and a rate limit that the run never exceeds (``_rate``);
+- 429, and 503 with ``Retry-After``, are waited out (bounded waits, bounded
+  retries, a bounded total) and retried; a target that keeps throttling makes
+  the check an *error* (:class:`Throttled`), never a failure;
+- every request has a deadline (``_deadline``): ``timeout_s`` bounds the whole
+  exchange (connect, headers and body), so a target that answers slowly, or
+  drips its answer byte by byte, cannot hold a run;
+- a target that stops answering (timeouts, refused connections) trips a breaker
+  (``_breaker``) after a few failures, so the remaining checks end at once as
+  errors (:class:`TargetUnresponsive`); the API and the token endpoints have a
+  breaker each;
+- response bodies are read up to a cap (``_body``), so a huge body cannot exhaust memory;
+- every exchange is recorded, redacted, with its repro line, as evidence (``_recorder``).
+
+Errors raised here that are not ``httpx`` errors are :class:`InfrastructureError`
+(or :class:`UnsafeRequest`): they say nothing about conformance (``_errors``).
+"""
+
+import httpx
+
+from conformance.client._client import READ_ONLY_METHODS, Client
+from conformance.client._errors import (
+    InfrastructureError,
+    RequestBudgetExhausted,
+    TargetUnresponsive,
+    Throttled,
+    UnsafeRequest,
+    describe_error,
+)
+from conformance.client._limits import ClientLimits
+from conformance.client._rate import RateLimiter
+from conformance.client._recorder import MAX_EVIDENCE_BODY, Credential, Recorder
+
+# Errors that say a check could not run, never that the target failed it.
+INFRASTRUCTURE_ERRORS = (InfrastructureError, UnsafeRequest, httpx.HTTPError)
+
+__all__ = [
+    "INFRASTRUCTURE_ERRORS",
+    "MAX_EVIDENCE_BODY",
+    "READ_ONLY_METHODS",
+    "Client",
+    "ClientLimits",
+    "Credential",
+    "InfrastructureError",
+    "RateLimiter",
+    "Recorder",
+    "RequestBudgetExhausted",
+    "TargetUnresponsive",
+    "Throttled",
+    "UnsafeRequest",
+    "describe_error",
+]

@@ -1,0 +1,287 @@
+"""The :class:`Client` every check sends its requests through."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from conformance import __version__, repro
+from conformance.client._body import read_capped
+from conformance.client._breaker import Breaker
+from conformance.client._deadline import DeadlineTransport, deadline
+from conformance.client._errors import RequestBudgetExhausted, UnsafeRequest, describe_error
+from conformance.client._limits import ClientLimits
+from conformance.client._rate import RateLimiter, ThrottleWaits, retry_after
+from conformance.client._recorder import Credential, Recorder, evidence, words
+from conformance.redact import Redactor
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
+class Client:
+    """Sends the suite's requests to the target."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        allowed_hosts: frozenset[str],
+        redactor: Redactor,
+        limits: ClientLimits | None = None,
+        verify: bool | ssl.SSLContext = True,
+        transport: httpx.BaseTransport | None = None,
+        allow_unsafe_methods: bool = False,
+        token_urls: Iterable[str | None] = (),
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
+        self.redactor = redactor
+        self.limits = limits or ClientLimits()
+        self.allow_unsafe_methods = allow_unsafe_methods
+        # POST goes to the token endpoints only: URLs starting with a token URL template's fixed part
+        self._token_prefixes = tuple(url.split("{tenantId}", 1)[0] for url in token_urls if url)
+        self.recorder = Recorder()
+        self.requests_by_phase: Counter[str] = Counter()
+        self.truncated_bodies = 0
+        self.budget_spent = False
+        self._count_lock = threading.Lock()
+        self._rate = RateLimiter(self.limits.max_rps)
+        self._throttle = ThrottleWaits(self.limits)
+        self._breakers = {
+            "api": Breaker("the API", self.limits.max_failures_in_a_row, self.limits.max_failures),
+            "token": Breaker(
+                "the token endpoint", self.limits.max_failures_in_a_row, self.limits.max_failures
+            ),
+        }
+        pool_limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+        self._http = httpx.Client(
+            follow_redirects=False,
+            timeout=httpx.Timeout(self.limits.timeout_s),
+            transport=transport or DeadlineTransport(verify, pool_limits),
+            # only what read_capped can decode within the cap
+            headers={
+                "User-Agent": f"enrolment-conformance/{__version__}",
+                "Accept-Encoding": "gzip, deflate",
+            },
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def requests_sent(self) -> int:
+        return sum(self.requests_by_phase.values())
+
+    @property
+    def throttled_responses(self) -> int:
+        """Throttled answers (429, 503 with Retry-After) waited out and retried."""
+        return self._throttle.responses
+
+    @property
+    def throttle_wait_s(self) -> float:
+        """Seconds the run waited for throttling, in all."""
+        return self._throttle.wait_s
+
+    @property
+    def words(self) -> repro.Words:
+        """How repro lines write values for this run (secrets by variable name)."""
+        return words(self.redactor)
+
+    def unresponsive(self) -> list[str]:
+        """Why the API or the token endpoint was given up on, if it was."""
+        return [breaker.open_reason for breaker in self._breakers.values() if breaker.open_reason]
+
+    def enrolment_url(self, assignment_id: str, enrolment_id: str) -> str:
+        """The operation's URL; IDs are percent-encoded whole, so '/' in an ID stays inside it."""
+        return (
+            f"{self.base_url}/assignments/{quote(assignment_id, safe='')}"
+            f"/enrolments/{quote(enrolment_id, safe='')}"
+        )
+
+    def get_enrolment(
+        self,
+        assignment_id: str,
+        enrolment_id: str,
+        *,
+        auth: Credential | None,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        note: str | None = None,
+    ) -> httpx.Response:
+        """Request one enrolment (GET unless told otherwise)."""
+        url = self.enrolment_url(assignment_id, enrolment_id)
+        return self.request(method, url, auth=auth, headers=headers, params=params, note=note)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        auth: Credential | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        phase: str = "checks",
+        note: str | None = None,
+        secrets_in: Callable[[bytes], Iterable[str]] | None = None,
+    ) -> httpx.Response:
+        """Send one request within the run's bounds, retrying throttled answers, and record it.
+
+        secrets_in names the secrets an answer hands out (a token endpoint's tokens): they are
+        masked before the exchange is recorded.
+
+        Raises httpx.HTTPError when the target gives no answer (timeout, refused, reset ...),
+        InfrastructureError when a bound of the run stops the request, UnsafeRequest when the
+        request is not one the suite may send.
+        """
+        method = method.upper()
+        self._check_safe(method, url, phase)
+        breaker = self._breakers["token" if phase == "token" else "api"]
+        request = self._build(method, url, auth, headers, params, data)
+        for attempt in range(self.limits.max_retries + 1):
+            breaker.check()
+            self._spend(phase)
+            response = self._send(request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in)
+            wait = retry_after(response)
+            if wait is None:
+                return response
+            self._throttle.wait(wait, attempt, f"{breaker.what} answered {response.status_code}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        auth: Credential | None,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+    ) -> httpx.Request:
+        """The request, every credential in it registered with the redactor first."""
+        all_headers = dict(headers or {})
+        if auth is not None:
+            all_headers["Authorization"] = auth.header()
+            self.redactor.add_authorization(all_headers["Authorization"])
+        if data and data.get("client_secret"):
+            self.redactor.add_basic(data.get("client_id", ""), data["client_secret"])
+        return self._http.build_request(method, url, headers=all_headers, params=params, data=data)
+
+    def _check_safe(self, method: str, url: str, phase: str) -> None:
+        host = (urlsplit(url).netloc or "").lower()
+        if host not in self.allowed_hosts:
+            raise UnsafeRequest(f"refusing to send a request to {host}, which is not a configured host")
+        if method in READ_ONLY_METHODS or self.allow_unsafe_methods:
+            return
+        if method == "POST" and phase == "token" and self._is_token_url(url):
+            return
+        raise UnsafeRequest(
+            f"refusing to send {method} to {url.split('?', 1)[0]}: the suite is read-only (GET and HEAD to "
+            "the API, POST to the token endpoints) unless run with --allow-unsafe-methods"
+        )
+
+    def _is_token_url(self, url: str) -> bool:
+        return not self._token_prefixes or url.startswith(self._token_prefixes)
+
+    def _spend(self, phase: str) -> None:
+        with self._count_lock:
+            limit = self.limits.max_requests
+            if limit is not None and self.requests_sent >= limit:
+                self.budget_spent = True
+                raise RequestBudgetExhausted(
+                    f"budget spent: the run may send {limit} requests (--max-requests) and has sent them all"
+                )
+            self.requests_by_phase[phase] += 1
+        self._rate.wait()
+
+    def _send(
+        self,
+        request: httpx.Request,
+        breaker: Breaker,
+        *,
+        auth: Credential | None,
+        form: Mapping[str, str] | None,
+        note: str | None,
+        secrets_in: Callable[[bytes], Iterable[str]] | None,
+    ) -> httpx.Response:
+        started = time.perf_counter()
+
+        def record(response: httpx.Response | None, error: str | None = None) -> None:
+            exchange = evidence(
+                request,
+                response,
+                self.redactor,
+                auth=auth,
+                form=form,
+                note=note,
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+                max_body_bytes=self.limits.max_body_bytes,
+                error=error,
+            )
+            if response is not None:
+                response.extensions["exchange"] = exchange
+            self.recorder.record(exchange)
+
+        try:
+            with deadline(self.limits.timeout_s):
+                streamed = self._http.send(request, stream=True)
+                try:
+                    body, truncated = read_capped(streamed, self.limits.max_body_bytes)
+                finally:
+                    streamed.close()
+        except httpx.HTTPError as exc:
+            exc = self._explain(exc, request)
+            cause = describe_error(exc)
+            if isinstance(exc, httpx.TimeoutException | httpx.ConnectError):
+                breaker.failure(cause)
+            record(None, cause)
+            raise exc from exc.__cause__
+        breaker.success()
+        if truncated:
+            self.truncated_bodies += 1
+        # Built from the raw header bytes (a target may send any byte in a header) without
+        # Content-Encoding, since the body is decoded already; then given the real headers.
+        response = httpx.Response(
+            streamed.status_code,
+            headers=[(k, v) for k, v in streamed.headers.raw if k.lower() != b"content-encoding"],
+            content=body,
+            request=request,
+            extensions={"truncated": truncated, "http_version": streamed.extensions.get("http_version", b"")},
+        )
+        response.headers = streamed.headers
+        for secret in secrets_in(body) if secrets_in else ():
+            self.redactor.add(secret)
+        record(response)
+        return response
+
+    def _explain(self, exc: httpx.HTTPError, request: httpx.Request) -> httpx.HTTPError:
+        """Timeouts say which bound they hit (the per-request --timeout); a body that cannot be
+        decoded (bad gzip ...) is a broken answer like a truncated one."""
+        if isinstance(exc, httpx.DecodingError):
+            broken = httpx.RemoteProtocolError(f"the body could not be decoded: {exc}", request=request)
+            broken.__cause__ = exc
+            return broken
+        if isinstance(exc, httpx.TimeoutException):
+            what = (
+                "while connecting"
+                if isinstance(exc, httpx.ConnectTimeout)
+                else "while waiting for the answer"
+            )
+            explained = exc.__class__(
+                f"no complete answer within {self.limits.timeout_s:g} s of --timeout, {what}", request=request
+            )
+            explained.__cause__ = exc
+            return explained
+        return exc

@@ -1,0 +1,95 @@
+"""Evidence: each exchange recorded, redacted and with its repro line, per running check (per thread)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Protocol
+
+import httpx
+
+from conformance import repro
+from conformance.redact import Redactor
+from conformance.results import Exchange
+
+MAX_EVIDENCE_BODY = 4_000  # characters of a body kept as evidence
+
+
+class Credential(Protocol):
+    """What the client needs of a credential object: its Authorization value, and what a repro shows."""
+
+    def header(self) -> str: ...
+
+    def repro(self) -> repro.ReproAuth: ...
+
+
+class Recorder:
+    """Collects the exchanges of the check that is running (one list per thread)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def record(self, exchange: Exchange) -> None:
+        self._exchanges().append(exchange)
+
+    def take(self) -> list[Exchange]:
+        exchanges = self._exchanges()
+        self._local.exchanges = []
+        return exchanges
+
+    def _exchanges(self) -> list[Exchange]:
+        if not hasattr(self._local, "exchanges"):
+            self._local.exchanges = []
+        return self._local.exchanges
+
+
+def words(redactor: Redactor) -> repro.Words:
+    """How repro lines write values for a run: its API secrets by variable, the rest masked."""
+    return repro.Words(redactor.sources, redactor.text)
+
+
+def evidence(
+    request: httpx.Request,
+    response: httpx.Response | None,
+    redactor: Redactor,
+    *,
+    auth: Credential | None,
+    form: Mapping[str, str] | None,
+    note: str | None,
+    elapsed_ms: float,
+    max_body_bytes: int,
+    error: str | None = None,
+) -> Exchange:
+    """The exchange as evidence: masked, the body cut to MAX_EVIDENCE_BODY, with its curl line."""
+    body = request.content.decode("utf-8", "replace") if request.content else None
+    exchange = Exchange(
+        method=request.method,
+        url=redactor.text(str(request.url)),
+        request_headers=redactor.headers(request.headers.multi_items()),
+        request_body=redactor.text(body) if body else None,
+        elapsed_ms=round(elapsed_ms, 1),
+        error=redactor.text(error) if error else None,
+        note=note,
+        curl=repro.curl_command(
+            request.method,
+            str(request.url),
+            request.headers.multi_items(),
+            words(redactor),
+            form=form,
+            body=body,
+            auth=auth.repro() if auth is not None else None,
+        ),
+    )
+    if response is not None:
+        text = response.content[: MAX_EVIDENCE_BODY * 4].decode("utf-8", "replace")
+        if len(text) > MAX_EVIDENCE_BODY:
+            text = text[:MAX_EVIDENCE_BODY] + "\n[... more not kept as evidence]"
+        if response.extensions.get("truncated"):
+            text += (
+                f"\n[... body truncated: larger than the {max_body_bytes}-byte cap "
+                "(--max-body-bytes); the rest was not read]"
+            )
+        exchange.status = response.status_code
+        exchange.response_headers = redactor.headers(response.headers.multi_items())
+        exchange.response_body = redactor.text(text)
+    return exchange

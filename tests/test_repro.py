@@ -1,0 +1,44 @@
+"""Repro lines parse as shell and reproduce what was sent, secrets as expressions over their variable."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from conformance import repro
+from conformance.checks.auth import wrong_secrets
+
+SECRET = "fake-SECRET/value+4b1d=9e7a"
+ENV = "ENROLMENT_API_SECRET"
+WORDS = repro.Words({ENV: SECRET}, lambda text: text.replace(SECRET, "***"))
+
+
+def shell_value(word: str) -> str:
+    done = subprocess.run(
+        ["bash", "-c", f"printf %s {word}"],
+        capture_output=True,
+        text=True,
+        env={ENV: SECRET, "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize(("kind", "wrong"), sorted(wrong_secrets(SECRET).items()))
+def test_a_derived_secret_is_a_shell_expression_that_gives_it_back(kind: str, wrong: str) -> None:
+    word = WORDS.value(wrong)
+    assert SECRET not in word and (not wrong or wrong not in word), kind
+    assert shell_value(word) == wrong, kind
+
+
+def test_a_token_request_line_parses_and_keeps_its_quotes() -> None:
+    line = repro.curl_command(
+        "POST",
+        "http://127.0.0.1:1/oauth2/token/t",
+        [("Content-Type", "application/x-www-form-urlencoded")],
+        WORDS,
+        form={"grant_type": "client_credentials", "client_id": "t", "client_secret": SECRET},
+    )
+    assert SECRET not in line and f'"${ENV}"' in line
+    assert subprocess.run(["bash", "-n", "-c", line]).returncode == 0, line
