@@ -345,7 +345,7 @@ def test_three_faults_render_under_5000_px_readable_without_javascript(
         assert browser.evaluate("typeof addEventListener") == "function"  # DevTools still evaluates
         height = browser.evaluate("document.documentElement.scrollHeight")
         listed = browser.evaluate(
-            "[...document.querySelectorAll('#failures a')].map(a => [a.textContent,"
+            "[...document.querySelectorAll('#failures td.id a')].map(a => [a.textContent,"
             " document.getElementById(a.hash.slice(1)) !== null])"
         )
         text = browser.evaluate("document.getElementById('failures').innerText")
