@@ -1,9 +1,10 @@
 """report.html in a real headless browser: Debian's chromium, driven over the DevTools protocol.
 
 The browser is driven through ``--remote-debugging-pipe`` (JSON messages on
-file descriptors 3 and 4), so no driver or websocket package is needed. The
-test is skipped, saying why, when chromium is absent; CI installs it
-(``apt-get install -y chromium`` in .ci/run). Set CHROMIUM to use another binary.
+file descriptors 3 and 4), so no driver or websocket package is needed. CI
+installs chromium (``apt-get install -y chromium`` in .ci/run); with ``CI=true``
+in the environment a missing chromium fails these tests, elsewhere they are
+skipped, saying why. Set CHROMIUM to use another binary.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,21 @@ os.dup2(high[1], 4)
 os.execv(sys.argv[3], sys.argv[3:])
 """
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not on PATH: install Debian's chromium (apt-get install -y chromium, as .ci/run "
-    "does) or set CHROMIUM=/path/to/chrome to check report.html in a real browser",
+MISSING = (
+    "chromium is not on PATH: install Debian's chromium (apt-get install -y chromium, as .ci/run "
+    "does) or set CHROMIUM=/path/to/chrome to check report.html in a real browser"
 )
+WIDTH, MAX_HEIGHT = 1280, 5000  # issue 11: a run with three faults renders under 5,000 px at 1280 px wide
+THREE_FAULTS = ("broken-status-chain", "errors-text-plain", "no-www-authenticate")
+
+
+def chromium_or_skip(binary: str | None, environ: Mapping[str, str]) -> str:
+    """The chromium to use; without one, skip, except in CI (CI=true), where a missing browser fails."""
+    if binary is None:
+        if environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"CI=true and {MISSING}", pytrace=False)
+        pytest.skip(MISSING)
+    return binary
 
 
 class DevTools:
@@ -172,25 +183,50 @@ def a_report_run() -> RunResult:
     return apply_baseline(a_run(requirements), baseline, date(2026, 1, 1))
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevTools, Path]]:
-    """The report of a_report_run() loaded in headless chromium, with console and network recorded."""
-    assert CHROMIUM is not None
-    reports = tmp_path_factory.mktemp("browser-report")
-    paths = write_reports(a_report_run(), reports)
-    browser = DevTools(CHROMIUM, tmp_path_factory.mktemp("chromium"))
+@contextlib.contextmanager
+def loaded(report: Path, profile: Path, *, scripts: bool = True) -> Iterator[DevTools]:
+    """report.html in headless chromium at 1280 px wide, with console and network recorded."""
+    browser = DevTools(chromium_or_skip(CHROMIUM, os.environ), profile)
     try:
         target = browser.send("Target.createTarget", {"url": "about:blank"}, session=False)
         attached = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
         browser.session = attached["sessionId"]
         for domain in ("Runtime", "Log", "Network", "Page"):
             browser.send(f"{domain}.enable")
-        browser.send("Page.navigate", {"url": paths[HTML_NAME].as_uri()})
+        metrics = {"width": WIDTH, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+        browser.send("Emulation.setDeviceMetricsOverride", metrics)
+        browser.send("Emulation.setScriptExecutionDisabled", {"value": not scripts})
+        browser.send("Page.navigate", {"url": report.as_uri()})
         browser.wait_for("Page.loadEventFired")
         browser.evaluate("new Promise(r => requestAnimationFrame(() => r(1)))")
-        yield browser, reports
+        yield browser
     finally:
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevTools, Path]]:
+    """The report of a_report_run() loaded in headless chromium."""
+    reports = tmp_path_factory.mktemp("browser-report")
+    paths = write_reports(a_report_run(), reports)
+    with loaded(paths[HTML_NAME], tmp_path_factory.mktemp("chromium")) as browser:
+        yield browser, reports
+
+
+@pytest.fixture(scope="module")
+def three_faults(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report.html of a real run of the bundled target with three faults switched on."""
+    chromium_or_skip(CHROMIUM, os.environ)
+    reports = tmp_path_factory.mktemp("three-faults")
+    faults = [arg for fault in THREE_FAULTS for arg in ("--fault", fault)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", *faults, "--reports", str(reports)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    return reports / HTML_NAME
 
 
 def test_the_report_loads_offline_without_console_errors(page: tuple[DevTools, Path]) -> None:
@@ -215,7 +251,7 @@ def test_the_report_loads_offline_without_console_errors(page: tuple[DevTools, P
     assert requested and all(url.startswith(("file:", "data:")) for url in requested), requested
 
 
-def test_the_verdict_and_the_statement_come_first(page: tuple[DevTools, Path]) -> None:
+def test_the_verdict_and_the_failures_come_first(page: tuple[DevTools, Path]) -> None:
     browser, reports = page
     banner = browser.evaluate(
         "(() => { const h = document.querySelector('header.banner'); const r = h.getBoundingClientRect();"
@@ -226,24 +262,34 @@ def test_the_verdict_and_the_statement_come_first(page: tuple[DevTools, Path]) -
     order = browser.evaluate(
         "[...document.querySelectorAll('body > header, body > section')].map(e => e.id || 'banner')"
     )
-    assert order[:3] == ["banner", "statement", "baseline"]
+    assert order[:5] == ["banner", "failures", "warnings", "statement", "baseline"]
+    first = browser.evaluate(
+        "(() => { const a = document.querySelector('#failures a[href=\"#AUTH-003\"]');"
+        " return {bottom: a.getBoundingClientRect().bottom, height: innerHeight,"
+        " row: a.closest('tr').innerText}; })()"
+    )
+    assert first["bottom"] <= first["height"]  # the first failure is on the first screen
+    assert "enrolment-conformance rerun results.json --only AUTH-003" in first["row"]
     digest = browser.evaluate("document.getElementById('results-sha256').textContent")
     assert digest == results_sha256(reports / JSON_NAME)
 
 
 def test_a_failure_is_reachable_and_its_evidence_expands(page: tuple[DevTools, Path]) -> None:
     browser, _ = page
-    browser.evaluate("document.querySelector('#requirements a[href=\"#AUTH-003\"]').click()")
+    browser.evaluate("document.querySelector('#failures a[href=\"#AUTH-003\"]').click()")
     state = browser.evaluate(
         "(() => { const s = document.getElementById('AUTH-003');"
         " const d = [...s.querySelectorAll('details')];"
-        " return {hash: location.hash, top: s.getBoundingClientRect().top, open: d.map(x => x.open)}; })()"
+        " return {hash: location.hash, top: s.getBoundingClientRect().top, open: d.map(x => x.open),"
+        " height: innerHeight, bottom: scrollY + innerHeight >= document.documentElement.scrollHeight}; })()"
     )
     assert state["hash"] == "#AUTH-003"
-    assert abs(state["top"]) < 5  # scrolled to the failure
-    assert state["open"] == [True, False]  # the first exchange is open, the others collapsed
+    # scrolled to the failure (to its top, or as far as the page goes when it is near the end)
+    assert abs(state["top"]) < 5 or (state["bottom"] and 0 <= state["top"] < state["height"])
+    assert state["open"] == [False, True, False]  # evidence collapsed; once opened, its first exchange shows
+    browser.evaluate("document.querySelector('#AUTH-003 details.evidence > summary').click()")
     expanded = browser.evaluate(
-        "(() => { const d = document.querySelectorAll('#AUTH-003 details')[1];"
+        "(() => { const d = document.querySelectorAll('#AUTH-003 details.exchange')[1];"
         " d.querySelector('summary').click(); const pre = d.querySelector('pre.body');"
         " return {open: d.open, height: pre.getBoundingClientRect().height, text: pre.innerText}; })()"
     )
@@ -265,8 +311,55 @@ def test_printing_opens_every_details(page: tuple[DevTools, Path]) -> None:
 def test_the_accepted_failure_is_marked(page: tuple[DevTools, Path]) -> None:
     browser, _ = page
     marks = browser.evaluate(
-        "Object.fromEntries([...document.querySelectorAll('#requirements tr')]"
-        ".filter(r => r.cells.length > 3).map(r => [r.cells[0].innerText, r.cells[3].innerText]))"
+        "Object.fromEntries([...document.querySelectorAll('#requirements tbody tr')]"
+        ".map(r => [r.cells[0].textContent, r.cells[2].textContent.replace(/\\s+/g, ' ').trim()]))"
     )
     assert marks["STATUS-005"] == "failed accepted"
     assert marks["AUTH-003"] == "failed new"
+
+
+def test_the_area_tables_share_their_columns_and_ids_never_wrap(page: tuple[DevTools, Path]) -> None:
+    browser, _ = page
+    browser.evaluate("document.querySelectorAll('#requirements details').forEach(d => d.open = true) || 0")
+    layout = browser.evaluate(
+        "[...document.querySelectorAll('#requirements table')].map(t => [...t.rows[1].cells].map(c => ["
+        "Math.round(c.getBoundingClientRect().left), Math.round(c.getBoundingClientRect().width)]))"
+    )
+    assert len(layout) > 1 and all(columns == layout[0] for columns in layout)
+    lines = browser.evaluate(
+        "[...document.querySelectorAll('td.id')].map(c => { const r = document.createRange();"
+        " r.selectNodeContents(c); return r.getBoundingClientRect().height"
+        " / parseFloat(getComputedStyle(c).lineHeight); })"
+    )
+    assert lines and max(lines) < 1.5  # every requirement ID on one line
+    styles = browser.evaluate(
+        "[...new Set([...document.querySelectorAll('td.id')].map(c => getComputedStyle(c).whiteSpace))]"
+    )
+    assert styles == ["nowrap"]  # and stays so in a narrow window
+
+
+def test_three_faults_render_under_5000_px_readable_without_javascript(
+    three_faults: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with loaded(three_faults, tmp_path_factory.mktemp("chromium"), scripts=False) as browser:
+        assert browser.evaluate("typeof addEventListener") == "function"  # DevTools still evaluates
+        height = browser.evaluate("document.documentElement.scrollHeight")
+        listed = browser.evaluate(
+            "[...document.querySelectorAll('#failures td.id a')].map(a => [a.textContent,"
+            " document.getElementById(a.hash.slice(1)) !== null])"
+        )
+        text = browser.evaluate("document.getElementById('failures').innerText")
+        closed = browser.evaluate("[...document.querySelectorAll('details')].filter(d => !d.open).length")
+    assert height < MAX_HEIGHT, f"{height} px tall at {WIDTH} px wide"
+    assert [id for id, _ in listed] == ["AUTH-007", "OAUTH-014", "STATUS-005", "ERR-005", "FUZZ-003"]
+    assert all(found for _, found in listed)  # each links to its evidence
+    assert "Failed requirements (5)" in text
+    assert closed > 0  # the evidence is there, collapsed: <details> needs no script to open
+
+
+def test_a_missing_chromium_fails_in_ci_and_skips_elsewhere() -> None:
+    with pytest.raises(pytest.fail.Exception, match="CI=true and chromium is not on PATH"):
+        chromium_or_skip(None, {"CI": "true"})
+    with pytest.raises(pytest.skip.Exception, match="chromium is not on PATH"):
+        chromium_or_skip(None, {})
+    assert chromium_or_skip("/opt/chromium", {"CI": "true"}) == "/opt/chromium"

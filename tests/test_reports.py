@@ -6,14 +6,18 @@ import html.parser
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from conformance.reports.html import render_html
+from conformance.reports import html as html_report
+from conformance.reports.html import evidence_groups, render_html, rerun_command
 from conformance.reports.junit import render_junit
+from conformance.reports.statement import conformance_statement
 from conformance.results import (
+    OUTCOMES,
     CheckResult,
     Exchange,
     RequirementResult,
@@ -302,9 +306,18 @@ def parsed(document: str) -> _Ids:
     return parser
 
 
+def section(document: str, section_id: str) -> str:
+    """The markup of the <section> with this id (up to the next top-level section)."""
+    start = document.index(f'<section id="{section_id}"')
+    return document[start : document.index("\n</section>", start)]
+
+
 def test_html_puts_the_verdict_first() -> None:
     document = render_html(a_result(), results_sha256=DIGEST)
-    assert document.index("FAIL") < document.index('id="statement"') < document.index('id="requirements"')
+    order = [
+        document.index(mark) for mark in ("FAIL", 'id="failures"', 'id="statement"', 'id="requirements"')
+    ]
+    assert order == sorted(order)
     assert "non-conformant" in document
     assert "1 passed, 2 failed, 2 skipped, 1 error" in document
     assert DIGEST in document
@@ -339,10 +352,65 @@ def test_html_escapes_exchange_content() -> None:
     assert "reproduce" in document
 
 
+def test_html_leads_with_the_failures_then_the_errors() -> None:
+    document = render_html(a_result())
+    failures = section(document, "failures")
+    assert "Failed requirements (1)" in failures
+    listed = failures[: failures.index('id="errors"')]
+    assert '<a href="#AUTH-003">AUTH-003</a>' in listed and "<td>MUST</td>" in listed
+    assert "check_wrong_secret_is_401[abc/def]: expected 401, got 200" in listed
+    assert "second line" not in listed  # one line; the whole message is at the anchor
+    assert f"<code>{rerun_command('AUTH-003')}</code>" in listed
+    assert "AUTH-009" not in failures  # a failed SHOULD is a warning outside strict mode
+    errors = failures[failures.index('id="errors"') :]
+    assert "could not be checked (1)" in errors and '<a href="#STATUS-001">' in errors
+    assert "could not get an answer from the target: timeout" in errors
+
+
+def test_html_says_when_nothing_failed() -> None:
+    passed = [req for req in the_requirements() if req.outcome in ("passed", "skipped")]
+    document = render_html(a_run(passed))
+    assert "Failed requirements (0)" in document and "None: no MUST requirement failed." in document
+    assert (
+        'id="errors"' not in document and 'id="warnings"' not in document and 'id="details"' not in document
+    )
+
+
+def test_the_rerun_command_names_the_saved_results_and_one_requirement() -> None:
+    assert rerun_command("AUTH-003") == "enrolment-conformance rerun results.json --only AUTH-003"
+
+
+def test_html_one_line_messages_are_cut_at_a_word() -> None:
+    line = html_report.one_line("word " * 100 + "\nsecond")
+    assert len(line) <= html_report.ONE_LINE and line.endswith("word...")
+    assert html_report.one_line("short\nsecond") == "short"
+
+
+def test_html_warnings_say_what_they_are() -> None:
+    result = a_result()
+    result.warnings.append("TLS certificates were not verified (--insecure)")
+    warnings = section(render_html(result), "warnings")
+    should = warnings[warnings.index('id="should-warnings"') : warnings.index('id="run-warnings"')]
+    run = warnings[warnings.index('id="run-warnings"') :]
+    assert "Failed SHOULD requirements (1;" in should and '<a href="#AUTH-009">AUTH-009</a>' in should
+    assert "TLS" not in should
+    assert "<li>TLS certificates were not verified (--insecure)</li>" in run and "AUTH-009" not in run
+
+
+def test_html_in_strict_mode_a_failed_should_is_a_failure_not_a_warning() -> None:
+    result = a_result(strict=True)
+    assert result.warnings  # the runner still records the line; the report must not list it as a warning
+    document = render_html(result)
+    assert '<a href="#AUTH-009">AUTH-009</a>' in section(document, "failures")
+    assert "Failed requirements (2)" in document
+    assert 'id="warnings"' not in document and "Failed SHOULD" not in document
+    assert 'class="badge o-warning"' not in document
+
+
 def test_html_shows_warnings_coverage_and_notes() -> None:
     document = render_html(a_result())
     assert 'id="warnings"' in document
-    assert "AUTH-009 (SHOULD) failed" in document
+    assert "check_basic_challenge: no Basic challenge" in section(document, "warnings")
     for status in ("archived", "overdue", "scheduled"):
         assert f'<tr class="gap"><td><code>{status}</code></td><td>0</td>' in document
     assert "<tr><td><code>open</code></td><td>2</td>" in document
@@ -379,6 +447,93 @@ def test_html_renders_the_same_from_results_json() -> None:
     again = RunResult.from_dict(result.to_dict())
     assert again == result
     assert render_html(again, results_sha256=DIGEST) == render_html(result, results_sha256=DIGEST)
+
+
+def a_probe(note: str, body: str = "forbidden") -> Exchange:
+    return an_exchange(note=note, status=403, response_body=body)
+
+
+def test_html_shows_the_evidence_of_the_same_request_once_with_its_count() -> None:
+    same = [
+        CheckResult(
+            f"check_x[{n}]", "ERR-005", "failed", message=f"bad {n}", exchanges=[a_probe("p", "BODY-1")]
+        )
+        for n in (1, 2, 3)
+    ]
+    other_url = CheckResult(
+        "check_x[4]", "ERR-005", "failed", exchanges=[an_exchange(url="https://api.example.test/other")]
+    )
+    other_probe = CheckResult("check_x[5]", "ERR-005", "failed", exchanges=[a_probe("another probe")])
+    passed = CheckResult("check_x[6]", "ERR-005", "passed", exchanges=[a_probe("p", "BODY-1")])
+    req = a_requirement("ERR-005", "MUST", [*same, other_url, passed, other_probe])
+    groups = evidence_groups(req)
+    assert [[check.name for check in group.checks] for group in groups] == [
+        ["check_x[1]", "check_x[2]", "check_x[3]"],
+        ["check_x[4]"],
+        ["check_x[5]"],  # same redacted headers, but a different probe: never merged
+    ]
+    assert groups[0].messages == ["bad 1", "bad 2", "bad 3"]
+    details = section(render_html(a_run([req])), "details")
+    assert details.count("BODY-1") == 1  # shown once for the three instances
+    assert "&times;3</strong>" in details and "3 instances sent these requests" in details
+    assert details.count('<details class="evidence">') == 3  # collapsed: readable without JavaScript
+
+
+def test_html_area_tables_share_one_column_layout() -> None:
+    document = render_html(a_result())
+    requirements = section(document, "requirements")
+    tables = re.findall(r'<table class="reqs">\s*(<colgroup>.*?</colgroup>)', requirements)
+    assert len(tables) == len({req.area for req in a_result().requirements}) and len(set(tables)) == 1
+    assert re.search(r"td\.id[^{]*\{[^}]*white-space: nowrap", document)
+
+
+def incomplete_statement(result: RunResult) -> dict[str, object]:
+    """The statement issue 9 adds: conformance classes, a narrowed claim and an interrupted run."""
+    return {
+        **conformance_statement(replace(result, verdict="pass")),
+        "verdict": "incomplete",
+        "verdict_meaning": "not fully verified",
+        "narrowed": True,
+        "interrupted": True,
+        "classes": [
+            {"id": "core", "title": "Core read", "claimed": True, "status": "conformant", "why": None,
+             "how_to_verify": None, "requirements": ["AUTH-001", "AUTH-003"]},
+            {"id": "oauth", "title": "OAuth 2.0 and scopes", "claimed": True, "status": "not verified",
+             "why": "no token_url configured", "how_to_verify": "set token_url in the config",
+             "requirements": ["SCOPE-001"]},
+            {"id": "methods", "title": "HTTP methods", "claimed": False, "status": "not claimed",
+             "why": None, "how_to_verify": "--allow-unsafe-methods", "requirements": []},
+        ],
+    }  # fmt: skip
+
+
+def test_html_renders_conformance_classes_and_an_incomplete_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(html_report, "conformance_statement", incomplete_statement)
+    monkeypatch.setattr(html_report, "OUTCOMES", (*OUTCOMES, "not_applicable"))
+    requirements = [req for req in the_requirements() if req.outcome in ("passed", "skipped")]
+    result = a_run(requirements)
+    requirements[0].outcome = "not_applicable"  # type: ignore[assignment]
+    result.verdict = "incomplete"  # type: ignore[assignment]
+    document = render_html(result)
+    banner = document[: document.index('id="failures"')]
+    assert 'class="banner v-incomplete"' in banner and "INCOMPLETE" in banner
+    assert "Interrupted:" in banner and "Narrowed claim:" in banner
+    assert "Core read, OAuth 2.0 and scopes." in banner  # the claimed classes, not the unclaimed one
+    classes = document[
+        document.index('id="classes"') : document.index("</table>", document.index('id="classes"'))
+    ]
+    assert '<span class="badge o-not-verified">not verified</span>' in classes
+    assert "no token_url configured" in classes and "to verify: set token_url in the config" in classes
+    assert '<span class="badge o-not-claimed">not claimed</span>' in classes
+    assert '<span class="badge o-not_applicable">not applicable</span>' in document
+    assert ".v-incomplete { background: #b26a00; }" in document
+
+
+def test_html_without_classes_renders_no_class_table() -> None:
+    document = render_html(a_result())
+    assert (
+        'id="classes"' not in document and "Narrowed claim" not in document and "Interrupted" not in document
+    )
 
 
 def test_html_no_verdict_banner() -> None:

@@ -1,14 +1,17 @@
 """The report.html: one self-contained page a human reads to learn whether the target conforms.
 
-The page is rendered by a Jinja2 template with autoescaping on, so nothing a
-target sent back (headers, bodies, messages) can become markup. This module
-only derives the views the template needs from the RunResult.
+The page leads with what went wrong (failed, errored and warned requirements,
+each linked to its evidence), then the conformance statement, then every
+requirement. It is rendered by a Jinja2 template with autoescaping on, so
+nothing a target sent back (headers, bodies, messages) can become markup. This
+module only derives the views the template needs from the RunResult.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import shlex
 from dataclasses import dataclass
 from functools import cache
 
@@ -17,10 +20,11 @@ from markupsafe import Markup
 
 from conformance.config import STATUSES
 from conformance.reports.statement import LEVELS, by_area, conformance_statement
-from conformance.results import OUTCOMES, CheckResult, RequirementResult, RunResult
+from conformance.results import OUTCOMES, CheckResult, Exchange, RequirementResult, RunResult
 from conformance.verdict import area_verdict
 
 TEMPLATE = "report.html.j2"
+RESULTS_FILE = "results.json"  # the name write_reports gives it, as the re-run command names it
 NEVER_CURRENT = "unassigned"
 NEVER_CURRENT_NOTE = "never a current status (only an eventLog previousStatus)"
 UNCOVERED_NOTE = "no fixture holds it: the rules for this status went unchecked"
@@ -30,6 +34,8 @@ VERDICTS = {
     "incomplete": ("INCOMPLETE", "not every claimed class was verified"),
     "error": ("ERROR", "no verdict"),
 }
+UNDECIDED = ("failed", "error")  # the outcomes whose instances carry evidence in the report
+ONE_LINE = 200  # characters of a message shown in the list of failures; the full text is at its anchor
 # Opens every <details> before printing, so that a printed report shows all evidence. It is our own
 # constant (Markup: inserted verbatim, escaping would break it) and the page's CSP allows only its hash.
 PRINT_SCRIPT = Markup(
@@ -60,6 +66,47 @@ class CoverageRow:
     note: str
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A requirement listed at the top of the report, with the one line that says what went wrong."""
+
+    requirement: RequirementResult
+    message: str
+    instances: int  # check instances that failed or errored
+
+    @property
+    def rerun(self) -> str:
+        """The command that re-runs this requirement alone."""
+        return rerun_command(self.requirement.id)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the top of the report lists: failures, requirements that could not be checked, warnings."""
+
+    failures: list[Finding]  # failed MUST requirements, and failed SHOULD ones in strict mode
+    errors: list[Finding]
+    should_warnings: list[Finding]  # failed SHOULD requirements outside strict mode
+    run_warnings: list[str]  # how the run was limited: TLS off, budget spent, bodies truncated, throttling
+
+
+@dataclass(frozen=True)
+class EvidenceGroup:
+    """Instances of one requirement that sent the same requests: their evidence is shown once."""
+
+    checks: list[CheckResult]
+    exchanges: list[Exchange]
+
+    @property
+    def outcome(self) -> str:
+        return "failed" if any(check.outcome == "failed" for check in self.checks) else "error"
+
+    @property
+    def messages(self) -> list[str]:
+        """The distinct messages of the instances, in order."""
+        return list(dict.fromkeys(check.message or "(no message)" for check in self.checks))
+
+
 def render_html(result: RunResult, *, results_sha256: str | None = None) -> str:
     """The report.html document of a run."""
     template = _environment().get_template(TEMPLATE)
@@ -69,12 +116,13 @@ def render_html(result: RunResult, *, results_sha256: str | None = None) -> str:
         verdict=VERDICTS[result.verdict],
         gate=VERDICTS[result.gate] if result.gate else None,
         statement=conformance_statement(result),
+        findings=findings_of(result),
         baseline_marked=[req for req in result.requirements if req.baseline],
         areas=areas_of(result),
         levels=LEVELS,
         outcomes=OUTCOMES,
         coverage=coverage_rows(result.status_coverage),
-        detailed=[req for req in result.requirements if req.outcome in ("failed", "error")],
+        detailed=[(req, evidence_groups(req)) for req in result.requirements if req.outcome in UNDECIDED],
         noted=[(req, check) for req in result.requirements for check in req.checks if _has_notes(check)],
         print_script=PRINT_SCRIPT,
         script_hash=_csp_hash(PRINT_SCRIPT),
@@ -93,6 +141,38 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["first_line"] = first_line
     return environment
+
+
+def rerun_command(requirement_id: str) -> str:
+    """The command line that re-runs one requirement of the saved run (issue 11: replay one failure)."""
+    return shlex.join(["enrolment-conformance", "rerun", RESULTS_FILE, "--only", requirement_id])
+
+
+def findings_of(result: RunResult) -> Findings:
+    """The failed, errored and warned requirements, and the warnings about the run itself."""
+    failed = [req for req in result.requirements if req.outcome == "failed"]
+    warned = [] if result.strict else [req for req in failed if req.level == "SHOULD"]
+    return Findings(
+        failures=[_finding(req) for req in failed if req not in warned],
+        errors=[_finding(req) for req in result.requirements if req.outcome == "error"],
+        should_warnings=[_finding(req) for req in warned],
+        run_warnings=_run_warnings(result),
+    )
+
+
+def evidence_groups(req: RequirementResult) -> list[EvidenceGroup]:
+    """The failed and errored instances of a requirement, grouped by the requests they sent.
+
+    Two instances are grouped when their exchanges have the same method, URL, redacted request
+    headers, body and probe note (redaction can make two different credentials look alike; the
+    note says what each request probed, so different probes are never merged).
+    """
+    groups: dict[tuple[tuple[object, ...], ...], EvidenceGroup] = {}
+    for check in req.checks:
+        if check.outcome in UNDECIDED:
+            key = tuple(_request_of(ex) for ex in check.exchanges)
+            groups.setdefault(key, EvidenceGroup([], check.exchanges)).checks.append(check)
+    return list(groups.values())
 
 
 def areas_of(result: RunResult) -> list[AreaView]:
@@ -121,6 +201,30 @@ def coverage_rows(status_coverage: dict[str, int]) -> list[CoverageRow]:
 def first_line(text: str) -> str:
     """The first non-empty line of a message, for a table cell."""
     return next((line for line in text.splitlines() if line.strip()), "")
+
+
+def one_line(text: str, limit: int = ONE_LINE) -> str:
+    """The first line of a message, cut at a word before limit characters (ending with ...)."""
+    line = first_line(text)
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 3]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "..."
+
+
+def _finding(req: RequirementResult) -> Finding:
+    instances = sum(1 for check in req.checks if check.outcome == req.outcome)
+    return Finding(req, one_line(req.messages[0]) if req.messages else req.title, instances)
+
+
+def _run_warnings(result: RunResult) -> list[str]:
+    """result.warnings without the failed-SHOULD lines, which the report lists from the requirements."""
+    should = tuple(f"{req.id} (SHOULD) failed" for req in result.requirements if req.level == "SHOULD")
+    return [warning for warning in result.warnings if not warning.startswith(should)]
+
+
+def _request_of(ex: Exchange) -> tuple[object, ...]:
+    return (ex.method, ex.url, tuple(sorted(ex.request_headers.items())), ex.request_body, ex.note)
 
 
 def _has_notes(check: CheckResult) -> bool:
