@@ -238,11 +238,17 @@ def blocking(result: RunResult) -> list[RequirementResult]:
 
 
 def gate_of(result: RunResult) -> Verdict:
-    """fail on a blocking failure; else error if there is no verdict or a check could not run; else pass."""
+    """fail on a blocking failure; else error if there is no verdict or a check could not run; else
+    incomplete if a claimed class was not fully verified (or the run was a -k selection); else pass.
+    A baseline accepts failures: it never turns an incomplete or errored run into a pass."""
     if blocking(result):
         return "fail"
     if result.verdict == "error" or any(req.outcome == "error" for req in result.requirements):
         return "error"
+    if result.verdict == "incomplete" or result.select:
+        return "incomplete"
+    if any(cls.claimed and cls.status == "not verified" for cls in result.classes):
+        return "incomplete"
     return "pass"
 
 
@@ -298,6 +304,8 @@ def gate_line(result: RunResult) -> str | None:
         return f"gate: PASS: no failure outside the baseline{tail}"
     if result.gate == "fail":
         return f"gate: FAIL: {len(blocking(result))} failure(s) not accepted by the baseline"
+    if result.gate == "incomplete":
+        return "gate: INCOMPLETE: no failure outside the baseline, but a claimed class was not fully verified"
     return "gate: ERROR: no verdict"
 
 
@@ -308,6 +316,11 @@ def gate_error(result: RunResult) -> str:
         return f"{len(failures)} failure(s) not accepted by the baseline: {', '.join(failures)}"
     if result.error:
         return result.error
+    if result.gate == "incomplete":
+        unverified = [cls.id for cls in result.classes if cls.claimed and cls.status == "not verified"]
+        if result.select:
+            return f"a selection (-k {result.select}) verifies no class in full: it is a debugging run"
+        return f"claimed classes not fully verified: {', '.join(unverified)}"
     errored = [req.id for req in result.requirements if req.outcome == "error"]
     return f"no verdict: {len(errored)} requirement(s) could not be checked: {', '.join(errored)}"
 

@@ -468,18 +468,19 @@ def test_baseline_write_records_the_failures_of_fault_a(gate_runs: dict) -> None
     assert {e.target for e in entries} == {"reference"}
 
 
-def test_fault_a_within_its_baseline_exits_0_and_shows_accepted(gate_runs: dict) -> None:  # type: ignore[type-arg]
+def test_fault_a_within_its_baseline_is_accepted_but_a_selection_stays_incomplete(gate_runs: dict) -> None:  # type: ignore[type-arg]
     proc = _proc(gate_runs, "accepted")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the baseline accepts the failure; the -k selection keeps the gate incomplete (exit 4), never 0
+    assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "  ACCEPTED AUTH-003 (MUST)" in proc.stdout
     assert "verdict: FAIL: non-conformant" in proc.stdout  # the target still does not conform
-    assert "gate: PASS" in proc.stdout
-    assert proc.stderr == ""
+    assert "gate: INCOMPLETE" in proc.stdout
+    assert proc.stderr.startswith("error: a selection")
     results = json.loads((gate_runs["cwd"] / "accepted" / "results.json").read_text())
-    assert (results["verdict"], results["gate"]) == ("fail", "pass")
+    assert (results["verdict"], results["gate"]) == ("fail", "incomplete")
     assert results["baseline"]["accepted"] == ["AUTH-003"]
     html = (gate_runs["cwd"] / "accepted" / "report.html").read_text()
-    assert "CI gate: PASS" in html and '<span class="badge b-accepted"' in html
+    assert "CI gate: INCOMPLETE" in html and '<span class="badge b-accepted"' in html
     junit = cases_of((gate_runs["cwd"] / "accepted" / "junit.xml").read_text())
     assert all(case.find("failure") is None for case in junit.values())
     assert any(

@@ -499,10 +499,10 @@ def incomplete_statement(result: RunResult) -> dict[str, object]:
             {"id": "core", "title": "Core read", "claimed": True, "status": "conformant", "why": None,
              "how_to_verify": None, "requirements": ["AUTH-001", "AUTH-003"]},
             {"id": "oauth", "title": "OAuth 2.0 and scopes", "claimed": True, "status": "not verified",
-             "why": "no token_url configured", "how_to_verify": "set token_url in the config",
+             "why": "no token_url configured", "how_to_verify": ["set token_url in the config"],
              "requirements": ["SCOPE-001"]},
             {"id": "methods", "title": "HTTP methods", "claimed": False, "status": "not claimed",
-             "why": None, "how_to_verify": "--allow-unsafe-methods", "requirements": []},
+             "why": None, "how_to_verify": ["--allow-unsafe-methods"], "requirements": []},
         ],
     }  # fmt: skip
 
