@@ -115,11 +115,10 @@ class ConformancePlugin:
         claim = self.settings.claimed_classes()
         kept, deselected = [], []
         for item in items:
-            marker = item.get_closest_marker("requirement")
-            if marker is None or marker.args[0] not in catalogue:
-                found = marker.args[0] if marker else "no requirement marker"
+            requirement = requirement_of(item)
+            if requirement not in catalogue:
+                found = requirement or "no requirement(id=...) marker"
                 raise pytest.UsageError(f"check {item.nodeid} names an unknown requirement: {found}")
-            requirement = marker.args[0]
             item.extra_keyword_matches.update({requirement, requirement.split("-")[0]})
             (kept if catalogue[requirement].conformance_class in claim else deselected).append(item)
         if deselected:
@@ -138,7 +137,7 @@ class ConformancePlugin:
         return report
 
     def _check_result(self, item: pytest.Item, phases: dict[str, pytest.TestReport]) -> CheckResult:
-        requirement = item.get_closest_marker("requirement").args[0]  # type: ignore[union-attr]
+        requirement = requirement_of(item)
         exchanges = self.client.recorder.take()
         outcome, message, needs, evidence = "passed", "", None, None
         for when in ("setup", "call", "teardown"):
@@ -276,6 +275,12 @@ class ConformancePlugin:
     def now(self) -> datetime:
         """The run's start time (UTC), the reference for 'in the past' and 'in the future'."""
         return self.started
+
+
+def requirement_of(item: pytest.Item) -> str | None:
+    """The requirement ID a check names with ``@pytest.mark.requirement(id="AREA-NNN")``."""
+    marker = item.get_closest_marker("requirement")
+    return marker.kwargs.get("id") if marker is not None else None
 
 
 def _judged(exc: BaseException | None, when: str) -> tuple[str, str, str | None]:

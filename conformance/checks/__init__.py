@@ -1,7 +1,7 @@
 """The conformance checks, one module per area; run by pytest through conformance.plugin.
 
 Each check is a function named ``check_*`` marked with the requirement it
-enforces (``@pytest.mark.requirement("AUTH-003")``), taking the plugin's
+enforces (``@pytest.mark.requirement(id="AUTH-003")``), taking the plugin's
 fixtures: ``client``, ``basic``, ``bearer``, ``tokens``, ``tenant``,
 ``other_tenant``, ``enrolment`` (parametrized over the fixture enrolments),
 ``enrolment_read`` (that enrolment's 200 body, read once per run),

@@ -52,7 +52,7 @@ UNKNOWN_SCHEMES = {
 }
 
 
-REQUIREMENT_AUTH_005 = pytest.mark.requirement("AUTH-005")
+REQUIREMENT_AUTH_005 = pytest.mark.requirement(id="AUTH-005")
 
 
 def _get(client: Client, enrolment: FixtureEnrolment, auth, note: str) -> httpx.Response:  # type: ignore[no-untyped-def]
@@ -70,14 +70,14 @@ def expect_challenge(response: httpx.Response, what: str) -> str:
     return challenge
 
 
-@pytest.mark.requirement("AUTH-001")
+@pytest.mark.requirement(id="AUTH-001")
 def check_valid_basic_credentials_read_the_enrolment(client: Client, basic: BasicAuth, enrolment) -> None:  # type: ignore[no-untyped-def]
     """AUTH-001: Tenant ID + API secret as Basic credentials read a fixture enrolment with 200."""
     response = _get(client, enrolment, basic, "valid Basic credentials")
     expect_status(response, 200, "GET with valid Basic credentials")
 
 
-@pytest.mark.requirement("AUTH-001")
+@pytest.mark.requirement(id="AUTH-001")
 def check_basic_scheme_is_case_insensitive(client: Client, tenant: Credentials, settings: Settings) -> None:
     """AUTH-001: the scheme name is case-insensitive (RFC 9110 §11.1): 'basic' reads like 'Basic' (200)."""
     if not settings.fixtures:
@@ -87,14 +87,14 @@ def check_basic_scheme_is_case_insensitive(client: Client, tenant: Credentials, 
     expect_status(response, 200, "GET with valid credentials and the scheme name in lowercase ('basic')")
 
 
-@pytest.mark.requirement("AUTH-002")
+@pytest.mark.requirement(id="AUTH-002")
 def check_missing_authorization_is_401(client: Client, known_enrolment: FixtureEnrolment) -> None:
     """AUTH-002: a request without an Authorization header gets 401."""
     response = _get(client, known_enrolment, None, "no Authorization header")
     expect_status(response, 401, "GET without an Authorization header")
 
 
-@pytest.mark.requirement("AUTH-003")
+@pytest.mark.requirement(id="AUTH-003")
 @pytest.mark.parametrize("kind", ["suffixed", "empty", "truncated", "one-character-changed", "case-swapped"])
 def check_wrong_secret_is_401(
     client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment, kind: str
@@ -108,7 +108,7 @@ def check_wrong_secret_is_401(
     expect_status(response, 401, f"GET with a wrong API secret ({kind})")
 
 
-@pytest.mark.requirement("AUTH-004")
+@pytest.mark.requirement(id="AUTH-004")
 def check_unknown_tenant_is_401(
     client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment
 ) -> None:
@@ -125,7 +125,7 @@ UNUSABLE_AUTHORIZATION = [
         for kind, value in MALFORMED_BASIC.items()
     ),
     *(
-        pytest.param(value, f"the {scheme} scheme", id=scheme, marks=pytest.mark.requirement("AUTH-006"))
+        pytest.param(value, f"the {scheme} scheme", id=scheme, marks=pytest.mark.requirement(id="AUTH-006"))
         for scheme, value in UNKNOWN_SCHEMES.items()
     ),
 ]
@@ -153,7 +153,7 @@ def check_password_without_user_is_401(
     expect_status(response, 401, "GET with an empty Tenant ID")
 
 
-@pytest.mark.requirement("AUTH-007")
+@pytest.mark.requirement(id="AUTH-007")
 @pytest.mark.parametrize(
     "case",
     [
@@ -188,7 +188,7 @@ def check_401_carries_a_challenge(
     expect_challenge(response, f"401 to a request with {case}")
 
 
-@pytest.mark.requirement("AUTH-008")
+@pytest.mark.requirement(id="AUTH-008")
 @pytest.mark.parametrize("which", ["assignmentId", "enrolmentId"])
 def check_authentication_before_validation(
     client: Client, known_enrolment: FixtureEnrolment, which: str
@@ -202,7 +202,7 @@ def check_authentication_before_validation(
     expect_status(response, 401, f"GET with a malformed {which} and no credentials")
 
 
-@pytest.mark.requirement("AUTH-009")
+@pytest.mark.requirement(id="AUTH-009")
 def check_challenge_offers_basic(client: Client, known_enrolment: FixtureEnrolment) -> None:
     """AUTH-009: the challenge to a request without credentials offers the Basic scheme."""
     response = _get(client, known_enrolment, None, "which schemes does the challenge offer?")

@@ -102,7 +102,7 @@ def _skew() -> str:
     return f"{CLOCK_SKEW.seconds // 60} min"
 
 
-@pytest.mark.requirement("DATE-001")
+@pytest.mark.requirement(id="DATE-001")
 def check_dates_are_rfc3339(enrolment_read: EnrolmentRead) -> None:
     """DATE-001: every date field present is an RFC 3339 date-time with a zone and a real calendar date."""
     bad = []
@@ -115,7 +115,7 @@ def check_dates_are_rfc3339(enrolment_read: EnrolmentRead) -> None:
     expect_no_findings(bad, expected, enrolment_read.response)
 
 
-@pytest.mark.requirement("DATE-002")
+@pytest.mark.requirement(id="DATE-002")
 def check_available_not_after_due(enrolment_read: EnrolmentRead) -> None:
     """DATE-002: availableDate is not after dueDate (holds when either is absent)."""
     dates = stamps(_body(enrolment_read))
@@ -127,7 +127,7 @@ def check_available_not_after_due(enrolment_read: EnrolmentRead) -> None:
         )
 
 
-@pytest.mark.requirement("DATE-003")
+@pytest.mark.requirement(id="DATE-003")
 def check_complete_has_completion_before_due(enrolment_read: EnrolmentRead) -> None:
     """DATE-003: a complete enrolment has lastCompletedAt, and it is not after dueDate (if any)."""
     completed = _status_date(enrolment_read, "complete", "lastCompletedAt", "the recorded completion")
@@ -140,7 +140,7 @@ def check_complete_has_completion_before_due(enrolment_read: EnrolmentRead) -> N
         )
 
 
-@pytest.mark.requirement("DATE-004")
+@pytest.mark.requirement(id="DATE-004")
 def check_overdue_is_past_due(enrolment_read: EnrolmentRead, now: datetime) -> None:
     """DATE-004: an overdue enrolment has a dueDate, not after now + CLOCK_SKEW."""
     due = _status_date(enrolment_read, "overdue", "dueDate", "the due date it has exceeded")
@@ -152,7 +152,7 @@ def check_overdue_is_past_due(enrolment_read: EnrolmentRead, now: datetime) -> N
         )
 
 
-@pytest.mark.requirement("DATE-005")
+@pytest.mark.requirement(id="DATE-005")
 def check_scheduled_becomes_available_later(
     enrolment_read: EnrolmentRead, now: datetime, note: Callable[[str], None]
 ) -> None:
@@ -173,7 +173,7 @@ def check_scheduled_becomes_available_later(
         )
 
 
-@pytest.mark.requirement("DATE-006")
+@pytest.mark.requirement(id="DATE-006")
 def check_open_is_available(enrolment_read: EnrolmentRead, now: datetime) -> None:
     """DATE-006: an open enrolment has no availableDate, or one not after now + CLOCK_SKEW."""
     body = _body(enrolment_read)
@@ -189,7 +189,7 @@ def check_open_is_available(enrolment_read: EnrolmentRead, now: datetime) -> Non
         )
 
 
-@pytest.mark.requirement("DATE-007")
+@pytest.mark.requirement(id="DATE-007")
 def check_events_in_time_order(enrolment_read: EnrolmentRead) -> None:
     """DATE-007: eventLog createdAt never decreases from one entry to the next (array order)."""
     created = [stamp for path, stamp in stamps(_body(enrolment_read)).items() if path.endswith("].createdAt")]
@@ -202,7 +202,7 @@ def check_events_in_time_order(enrolment_read: EnrolmentRead) -> None:
     expect_no_findings(backwards, expected, enrolment_read.response)
 
 
-@pytest.mark.requirement("DATE-008")
+@pytest.mark.requirement(id="DATE-008")
 def check_event_created_not_after_updated(enrolment_read: EnrolmentRead) -> None:
     """DATE-008: an eventLog entry's createdAt is not after its updatedAt (when it has one)."""
     body = _body(enrolment_read)
@@ -215,7 +215,7 @@ def check_event_created_not_after_updated(enrolment_read: EnrolmentRead) -> None
     expect_no_findings(bad, "each event's createdAt not after its updatedAt", enrolment_read.response)
 
 
-@pytest.mark.requirement("DATE-009")
+@pytest.mark.requirement(id="DATE-009")
 def check_enrolment_updated_after_events(enrolment_read: EnrolmentRead) -> None:
     """DATE-009: the enrolment's updatedAt is not before any event's createdAt or updatedAt."""
     dates = stamps(_body(enrolment_read))
@@ -234,7 +234,7 @@ def check_enrolment_updated_after_events(enrolment_read: EnrolmentRead) -> None:
         )
 
 
-@pytest.mark.requirement("DATE-010")
+@pytest.mark.requirement(id="DATE-010")
 def check_past_dates_not_in_future(enrolment_read: EnrolmentRead, now: datetime) -> None:
     """DATE-010: updatedAt, lastCompletedAt and event createdAt/updatedAt are not after now + CLOCK_SKEW."""
     future = [

@@ -46,7 +46,7 @@ ENCODED_SLASH_HINT = (
 def malformed_cases() -> list[Any]:
     """(parameter, kind) for every malformed-ID request, each marked with the requirement it checks."""
     return [
-        pytest.param(parameter, kind, id=f"{parameter}-{kind}", marks=pytest.mark.requirement(requirement))
+        pytest.param(parameter, kind, id=f"{parameter}-{kind}", marks=pytest.mark.requirement(id=requirement))
         for requirement, parameter in MALFORMED_PARAMETERS.items()
         for kind in MALFORMED_IDS
     ]
@@ -65,7 +65,7 @@ def expect_unprocessable(response: httpx.Response, what: str, kind: str) -> None
         raise CheckFailed(f"{failure} ({hint})", response=response) from None
 
 
-@pytest.mark.requirement("ERR-001")
+@pytest.mark.requirement(id="ERR-001")
 def check_unknown_enrolment_is_404(
     client: Client, basic: BasicAuth, settings: Settings, first_enrolment: FixtureEnrolment
 ) -> None:
@@ -76,7 +76,7 @@ def check_unknown_enrolment_is_404(
     expect_status(response, 404, f"GET of an unknown enrolmentId {missing} under {assignment_id}")
 
 
-@pytest.mark.requirement("ERR-002")
+@pytest.mark.requirement(id="ERR-002")
 def check_unknown_assignment_is_404(client: Client, basic: BasicAuth, settings: Settings) -> None:
     """ERR-002: a well-formed but unknown assignmentId (with an unknown enrolmentId) gets 404.
 
@@ -104,7 +104,7 @@ def check_malformed_id_is_422(
     expect_unprocessable(response, f"GET with a malformed {parameter} ({kind}: {malformed[:40]!r})", kind)
 
 
-@pytest.mark.requirement("ERR-005")
+@pytest.mark.requirement(id="ERR-005")
 @pytest.mark.parametrize("status", ERROR_REQUESTS)
 def check_error_body_is_a_json_object(
     error_request: Callable[[int], tuple[str, httpx.Response]], status: int

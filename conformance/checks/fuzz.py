@@ -47,7 +47,7 @@ def session_params(*requirements: str, skip_mode: str | None = None, reason: str
             requirement,
             (mode, auth),
             id=f"{requirement}-{mode}-{auth}",
-            marks=[pytest.mark.requirement(requirement)]
+            marks=[pytest.mark.requirement(id=requirement)]
             + ([pytest.mark.skip(reason=NOT_APPLICABLE + reason)] if mode == skip_mode else []),
         )
         for requirement in requirements

@@ -39,7 +39,7 @@ def expect_no_redirect(response: httpx.Response, what: str) -> None:
         )
 
 
-@pytest.mark.requirement("HTTP-001")
+@pytest.mark.requirement(id="HTTP-001")
 @pytest.mark.parametrize("method", UNSAFE_METHODS)
 def check_other_methods_are_405(
     unsafe_methods: None, client: Client, basic: BasicAuth, known_enrolment: FixtureEnrolment, method: str
@@ -53,7 +53,7 @@ def check_other_methods_are_405(
     expect_allow_lists_get(response, what)
 
 
-@pytest.mark.requirement("HTTP-002")
+@pytest.mark.requirement(id="HTTP-002")
 def check_head_is_get_without_body(client: Client, basic: BasicAuth, enrolment_read: EnrolmentRead) -> None:
     """HTTP-002: HEAD gets 200 (with the GET's media type, if it sends one) or 405 with Allow.
 
@@ -80,13 +80,13 @@ def check_head_is_get_without_body(client: Client, basic: BasicAuth, enrolment_r
         )
 
 
-@pytest.mark.requirement("HTTP-003")
+@pytest.mark.requirement(id="HTTP-003")
 def check_valid_read_is_not_a_redirect(enrolment_response: httpx.Response) -> None:
     """HTTP-003: a valid GET of a fixture enrolment is answered directly, not with a 3xx."""
     expect_no_redirect(enrolment_response, "GET of a fixture enrolment with valid Basic credentials")
 
 
-@pytest.mark.requirement("HTTP-003")
+@pytest.mark.requirement(id="HTTP-003")
 @pytest.mark.parametrize("status", ERROR_STATUSES)
 def check_error_is_not_a_redirect(
     error_request: Callable[[int], tuple[str, httpx.Response]], status: int

@@ -17,7 +17,7 @@ from conformance.skips import skip_needing
 REFUSED = (403, 404)
 
 
-@pytest.mark.requirement("ISO-001")
+@pytest.mark.requirement(id="ISO-001")
 def check_enrolment_under_random_assignment_is_404(
     client: Client, basic: BasicAuth, settings: Settings, enrolment: FixtureEnrolment
 ) -> None:
@@ -33,7 +33,7 @@ def check_enrolment_under_random_assignment_is_404(
     )
 
 
-@pytest.mark.requirement("ISO-002")
+@pytest.mark.requirement(id="ISO-002")
 def check_enrolment_under_another_assignment_is_404(
     client: Client, basic: BasicAuth, settings: Settings, enrolment: FixtureEnrolment
 ) -> None:
@@ -57,7 +57,7 @@ def check_enrolment_under_another_assignment_is_404(
     )
 
 
-@pytest.mark.requirement("ISO-003")
+@pytest.mark.requirement(id="ISO-003")
 @pytest.mark.parametrize("scheme", ["basic", "bearer"])
 def check_other_tenant_cannot_read(
     client: Client,
@@ -78,7 +78,7 @@ def check_other_tenant_cannot_read(
     )
 
 
-@pytest.mark.requirement("ISO-004")
+@pytest.mark.requirement(id="ISO-004")
 def check_cannot_read_other_tenants_enrolment(
     client: Client, basic: BasicAuth, other_tenant_enrolment: FixtureEnrolment
 ) -> None:

@@ -164,13 +164,13 @@ def _expect_token(response: httpx.Response, what: str) -> None:
         )
 
 
-@pytest.mark.requirement("OAUTH-001")
+@pytest.mark.requirement(id="OAUTH-001")
 def check_client_credentials_in_body(token_response: httpx.Response) -> None:
     """OAUTH-001: client_id/client_secret as body parameters obtain a token with 200."""
     _expect_token(token_response, "token request with client credentials in the body")
 
 
-@pytest.mark.requirement("OAUTH-002")
+@pytest.mark.requirement(id="OAUTH-002")
 def check_client_credentials_with_basic(public_tokens: TokenProvider, tenant: Credentials) -> None:
     """OAUTH-002: client credentials sent with HTTP Basic client authentication obtain a token with 200."""
     response = public_tokens.request(tenant, client_auth="basic", note="client credentials with HTTP Basic")
@@ -184,7 +184,7 @@ def positive_integral(value: object) -> bool:
     return value > 0 and float(value).is_integer()
 
 
-@pytest.mark.requirement("OAUTH-003")
+@pytest.mark.requirement(id="OAUTH-003")
 def check_token_response_fields(token_response: httpx.Response) -> None:
     """OAUTH-003: access_token non-empty, token_type Bearer, expires_in a positive integer, scope a string."""
     what = "token response"
@@ -207,7 +207,7 @@ def check_token_response_fields(token_response: httpx.Response) -> None:
         )
 
 
-@pytest.mark.requirement("OAUTH-004")
+@pytest.mark.requirement(id="OAUTH-004")
 def check_token_response_is_json_and_not_stored(token_response: httpx.Response) -> None:
     """OAUTH-004: the token response has a JSON Content-Type and Cache-Control: no-store."""
     what = "token response"
@@ -224,7 +224,7 @@ def check_token_response_is_json_and_not_stored(token_response: httpx.Response) 
         )
 
 
-@pytest.mark.requirement("OAUTH-005")
+@pytest.mark.requirement(id="OAUTH-005")
 @pytest.mark.parametrize("requested", ["api/read", "api/write"])
 def check_no_scope_beyond_request(bearer: Callable[..., BearerAuth], requested: str) -> None:
     """OAUTH-005: the granted scope set is within the requested one (an absent scope means as requested)."""
@@ -242,7 +242,7 @@ def check_no_scope_beyond_request(bearer: Callable[..., BearerAuth], requested: 
         )
 
 
-@pytest.mark.requirement("OAUTH-006")
+@pytest.mark.requirement(id="OAUTH-006")
 @pytest.mark.parametrize("client_auth", ["body", "basic"])
 def check_wrong_client_secret(public_tokens: TokenProvider, tenant: Credentials, client_auth: str) -> None:
     """OAUTH-006: a wrong client secret is refused with error invalid_client: 400 or 401 in the body,
@@ -258,7 +258,7 @@ def check_wrong_client_secret(public_tokens: TokenProvider, tenant: Credentials,
         expect_challenge(response, what)
 
 
-@pytest.mark.requirement("OAUTH-007")
+@pytest.mark.requirement(id="OAUTH-007")
 def check_unsupported_grant_type(public_tokens: TokenProvider, tenant: Credentials) -> None:
     """OAUTH-007: an unsupported grant_type is refused with 400 and error unsupported_grant_type."""
     form = {"grant_type": UNSUPPORTED_GRANT, "client_id": tenant.tenant_id, "client_secret": tenant.secret}
@@ -268,7 +268,7 @@ def check_unsupported_grant_type(public_tokens: TokenProvider, tenant: Credentia
     )
 
 
-@pytest.mark.requirement("OAUTH-008")
+@pytest.mark.requirement(id="OAUTH-008")
 def check_unknown_scope(public_tokens: TokenProvider, tenant: Credentials) -> None:
     """OAUTH-008: an unknown scope is refused with 400 and error invalid_scope."""
     response = public_tokens.request(tenant, scopes=(UNKNOWN_SCOPE,), note=f"unknown scope {UNKNOWN_SCOPE}")
@@ -277,7 +277,7 @@ def check_unknown_scope(public_tokens: TokenProvider, tenant: Credentials) -> No
     )
 
 
-@pytest.mark.requirement("OAUTH-009")
+@pytest.mark.requirement(id="OAUTH-009")
 def check_path_tenant_must_match_client(
     public_tokens: TokenProvider, settings: Settings, tenant: Credentials
 ) -> None:
@@ -293,7 +293,7 @@ def check_path_tenant_must_match_client(
         )
 
 
-@pytest.mark.requirement("OAUTH-010")
+@pytest.mark.requirement(id="OAUTH-010")
 def check_missing_grant_type(public_tokens: TokenProvider, tenant: Credentials) -> None:
     """OAUTH-010: a token request without grant_type is refused with 400 and error invalid_request."""
     form = {"client_id": tenant.tenant_id, "client_secret": tenant.secret, "scope": "api/read"}
@@ -306,7 +306,7 @@ def _get_with_token(client: Client, enrolment: FixtureEnrolment, token: str, not
     return client.get_enrolment(enrolment.assignment_id, enrolment.enrolment_id, auth=auth, note=note)
 
 
-@pytest.mark.requirement("OAUTH-011")
+@pytest.mark.requirement(id="OAUTH-011")
 @pytest.mark.parametrize("kind", ["opaque", "unsigned-jwt", "bad-base64-jwt", "very-long", "scheme-only"])
 def check_garbage_token(
     client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment, kind: str
@@ -326,7 +326,7 @@ TAMPERINGS: dict[str, tuple[Callable[[str], str], str]] = {
 }
 
 
-@pytest.mark.requirement("OAUTH-012")
+@pytest.mark.requirement(id="OAUTH-012")
 @pytest.mark.parametrize("how", TAMPERINGS)
 def check_tampered_token(
     client: Client, bearer: Callable[..., BearerAuth], known_enrolment: FixtureEnrolment, how: str
@@ -347,7 +347,7 @@ def check_tampered_token(
     expect_status(response, 401, f"GET with a tampered bearer token ({what})")
 
 
-@pytest.mark.requirement("OAUTH-013")
+@pytest.mark.requirement(id="OAUTH-013")
 def check_token_in_query_is_ignored(
     client: Client, bearer: Callable[..., BearerAuth], known_enrolment: FixtureEnrolment
 ) -> None:
@@ -363,7 +363,7 @@ def check_token_in_query_is_ignored(
     expect_status(response, 401, "GET with the access token only in the query string")
 
 
-@pytest.mark.requirement("OAUTH-013")
+@pytest.mark.requirement(id="OAUTH-013")
 def check_token_as_basic_password_is_refused(
     client: Client, tenant: Credentials, bearer: Callable[..., BearerAuth], known_enrolment: FixtureEnrolment
 ) -> None:
@@ -392,7 +392,7 @@ def _invalid_token_challenge(
     return response, response.headers.get("www-authenticate", "")
 
 
-@pytest.mark.requirement("OAUTH-014")
+@pytest.mark.requirement(id="OAUTH-014")
 def check_bearer_challenge(client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment) -> None:
     """OAUTH-014: the 401 to a request with an invalid bearer token carries a challenge offering Bearer."""
     response, challenge = _invalid_token_challenge(client, tenant, known_enrolment)
@@ -404,7 +404,7 @@ def check_bearer_challenge(client: Client, tenant: Credentials, known_enrolment:
         )
 
 
-@pytest.mark.requirement("OAUTH-015")
+@pytest.mark.requirement(id="OAUTH-015")
 def check_bearer_challenge_names_invalid_token(
     client: Client, tenant: Credentials, known_enrolment: FixtureEnrolment
 ) -> None:

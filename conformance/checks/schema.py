@@ -101,7 +101,7 @@ def extra_fields(spec: dict[str, Any], body: dict[str, Any]) -> list[str]:
     return extras
 
 
-@pytest.mark.requirement("SCHEMA-001")
+@pytest.mark.requirement(id="SCHEMA-001")
 def check_body_matches_the_schema(
     enrolment_response: httpx.Response, spec: dict[str, Any], note: Callable[[str], None]
 ) -> None:
@@ -134,7 +134,7 @@ def check_body_matches_the_schema(
 @pytest.mark.parametrize(
     ("field", "meaning"),
     [
-        pytest.param(field, meaning, id=field, marks=pytest.mark.requirement(requirement))
+        pytest.param(field, meaning, id=field, marks=pytest.mark.requirement(id=requirement))
         for requirement, field, meaning in ECHOED_IDS
     ],
 )
@@ -150,7 +150,7 @@ def check_ids_are_the_path_ones(enrolment_read: EnrolmentRead, field: str, meani
         )
 
 
-@pytest.mark.requirement("SCHEMA-004")
+@pytest.mark.requirement(id="SCHEMA-004")
 def check_200_is_json(enrolment_response: httpx.Response) -> None:
     """SCHEMA-004: a 200 response has a JSON Content-Type (application/json or +json, parameters allowed)."""
     _expect_200(enrolment_response)
@@ -162,7 +162,7 @@ def check_200_is_json(enrolment_response: httpx.Response) -> None:
         )
 
 
-@pytest.mark.requirement("SCHEMA-005")
+@pytest.mark.requirement(id="SCHEMA-005")
 def check_bearer_read_is_the_same(
     client: Client,
     bearer: Callable[..., BearerAuth],

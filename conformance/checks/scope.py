@@ -39,7 +39,7 @@ def _get(client: Client, enrolment: FixtureEnrolment, auth: BearerAuth, note: st
     return client.get_enrolment(enrolment.assignment_id, enrolment.enrolment_id, auth=auth, note=note)
 
 
-@pytest.mark.requirement("SCOPE-001")
+@pytest.mark.requirement(id="SCOPE-001")
 def check_read_scope_reads(
     client: Client, bearer: Callable[..., BearerAuth], enrolment: FixtureEnrolment
 ) -> None:
@@ -48,7 +48,7 @@ def check_read_scope_reads(
     expect_status(response, 200, "GET with an api/read token")
 
 
-@pytest.mark.requirement("SCOPE-001")
+@pytest.mark.requirement(id="SCOPE-001")
 def check_bearer_scheme_is_case_insensitive(
     client: Client, bearer: Callable[..., BearerAuth], settings: Settings
 ) -> None:
@@ -73,7 +73,7 @@ def refused_token(
         return exc
 
 
-@pytest.mark.requirement("SCOPE-002")
+@pytest.mark.requirement(id="SCOPE-002")
 def check_all_scope_reads(
     client: Client, bearer: Callable[..., BearerAuth], enrolment: FixtureEnrolment
 ) -> None:
@@ -82,7 +82,7 @@ def check_all_scope_reads(
     expect_status(response, 200, "GET with an api/all token")
 
 
-@pytest.mark.requirement("SCOPE-003")
+@pytest.mark.requirement(id="SCOPE-003")
 @pytest.mark.parametrize("record", ["existing", "unknown"])
 def check_write_scope_is_403(
     client: Client,
@@ -124,7 +124,7 @@ def _issued_token(response: httpx.Response, client: Client, requested: tuple[str
     return BearerAuth(token, tuple(scope.split()) if isinstance(scope, str) else requested)
 
 
-@pytest.mark.requirement("SCOPE-004")
+@pytest.mark.requirement(id="SCOPE-004")
 def check_webhooks_scope_is_403(
     client: Client,
     tokens: TokenProvider,
@@ -150,7 +150,7 @@ def check_webhooks_scope_is_403(
     expect_status(response, 403, "GET with an api/webhooks-only token")
 
 
-@pytest.mark.requirement("SCOPE-005")
+@pytest.mark.requirement(id="SCOPE-005")
 @pytest.mark.parametrize("scope", ["api/webhooks", "api/all"])
 def check_webhooks_endpoint_token_is_refused(
     client: Client,
@@ -174,7 +174,7 @@ def check_webhooks_endpoint_token_is_refused(
     expect_status(response, {401, 403}, f"GET with a {scope} token from the webhooks token endpoint")
 
 
-@pytest.mark.requirement("SCOPE-006")
+@pytest.mark.requirement(id="SCOPE-006")
 def check_several_scopes_read(client: Client, bearer: Callable[..., BearerAuth], settings: Settings) -> None:
     """SCOPE-006: a token holding several scopes, one of them read-granting, reads with 200.
 

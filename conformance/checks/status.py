@@ -44,7 +44,7 @@ def event_objects(body: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     return [(index, entry) for index, entry in enumerate(event_log(body)) if isinstance(entry, dict)]
 
 
-@pytest.mark.requirement("STATUS-001")
+@pytest.mark.requirement(id="STATUS-001")
 def check_status_is_a_known_value(enrolment_read: EnrolmentRead) -> None:
     """STATUS-001: status is exactly one of archived, complete, open, overdue, scheduled, unassigned."""
     status = (enrolment_read.body or {}).get("status", ABSENT)
@@ -55,7 +55,7 @@ def check_status_is_a_known_value(enrolment_read: EnrolmentRead) -> None:
         )
 
 
-@pytest.mark.requirement("STATUS-002")
+@pytest.mark.requirement(id="STATUS-002")
 def check_event_statuses_are_known_values(enrolment_read: EnrolmentRead) -> None:
     """STATUS-002: every eventLog previousStatus and newStatus is exactly one of the six status values."""
     bad = [
@@ -68,7 +68,7 @@ def check_event_statuses_are_known_values(enrolment_read: EnrolmentRead) -> None
     expect_no_findings(bad, expected, enrolment_read.response)
 
 
-@pytest.mark.requirement("STATUS-003")
+@pytest.mark.requirement(id="STATUS-003")
 def check_unassigned_is_never_current(enrolment_read: EnrolmentRead) -> None:
     """STATUS-003: the current status is never unassigned (that is only ever a previousStatus)."""
     if (enrolment_read.body or {}).get("status") == UNASSIGNED:
@@ -79,7 +79,7 @@ def check_unassigned_is_never_current(enrolment_read: EnrolmentRead) -> None:
         )
 
 
-@pytest.mark.requirement("STATUS-004")
+@pytest.mark.requirement(id="STATUS-004")
 def check_first_event_comes_from_unassigned(enrolment_read: EnrolmentRead) -> None:
     """STATUS-004: the eventLog has a first entry (the creation event), with previousStatus unassigned."""
     events = (enrolment_read.body or {}).get("eventLog", ABSENT)
@@ -101,7 +101,7 @@ def check_first_event_comes_from_unassigned(enrolment_read: EnrolmentRead) -> No
     )
 
 
-@pytest.mark.requirement("STATUS-005")
+@pytest.mark.requirement(id="STATUS-005")
 def check_event_chain_is_continuous(enrolment_read: EnrolmentRead) -> None:
     """STATUS-005: each eventLog entry's previousStatus equals the prior entry's newStatus."""
     events = event_log(enrolment_read.body or {})
@@ -119,7 +119,7 @@ def check_event_chain_is_continuous(enrolment_read: EnrolmentRead) -> None:
     expect_no_findings(breaks, expected, enrolment_read.response)
 
 
-@pytest.mark.requirement("STATUS-006")
+@pytest.mark.requirement(id="STATUS-006")
 def check_status_is_the_latest_new_status(enrolment_read: EnrolmentRead) -> None:
     """STATUS-006: the current status equals the newStatus of the latest (last) eventLog entry."""
     body = enrolment_read.body or {}
@@ -138,7 +138,7 @@ def check_status_is_the_latest_new_status(enrolment_read: EnrolmentRead) -> None
         )
 
 
-@pytest.mark.requirement("STATUS-007")
+@pytest.mark.requirement(id="STATUS-007")
 def check_status_matches_the_configured_one(enrolment_read: EnrolmentRead) -> None:
     """STATUS-007: the status returned is the one the configuration says the fixture holds."""
     fixture = enrolment_read.fixture
@@ -155,7 +155,7 @@ def check_status_matches_the_configured_one(enrolment_read: EnrolmentRead) -> No
         )
 
 
-@pytest.mark.requirement("STATUS-008")
+@pytest.mark.requirement(id="STATUS-008")
 def check_fixtures_cover_every_status(all_enrolment_reads: list[EnrolmentRead]) -> None:
     """STATUS-008: the fixture enrolments, together, hold every status an enrolment can hold."""
     seen = {str(read.body.get("status")) for read in all_enrolment_reads if read.body is not None}
