@@ -109,6 +109,12 @@ def cli() -> None:
     help="Write the run's failures to this TOML file as a (refreshed) baseline.",
 )
 @click.option(
+    "--record",
+    "record_file",
+    type=click.Path(path_type=Path),
+    help="Write every exchange of the run to this HAR 1.2 file (redacted; each entry tagged with its check).",
+)
+@click.option(
     "--allow-unsafe-methods",
     is_flag=True,
     help="Also send POST, PUT, PATCH and DELETE to the API (the 405 checks). Off: read-only.",
@@ -174,6 +180,7 @@ def run(
     faults: tuple[str, ...],
     baseline_file: Path | None,
     baseline_write: Path | None,
+    record_file: Path | None,
     allow_unsafe_methods: bool,
     max_requests: int,
     max_rps: float | None,
@@ -218,6 +225,7 @@ def run(
         raise UsageFailure("--insecure and --ca-bundle contradict each other: give one")
     baseline = _load_baseline(baseline_file)
     _check_output_paths(reports_dir, baseline_write)
+    recording = _recording(record_file)
     options = RunOptions(
         limits=ClientLimits(
             timeout_s=timeout_s,
@@ -230,6 +238,7 @@ def run(
         ca_bundle=ca_bundle,
         insecure=insecure,
         production_confirmed=confirm_production,
+        recording=recording,
     )
     if insecure:
         click.echo(
@@ -250,6 +259,7 @@ def run(
         result = _apply_baseline(result, baseline)
         paths = write_reports(result, reports_dir)
         _write_baseline(result, baseline, baseline_write)
+        _write_recording(recording, record_file)
         _print_outcome(result, paths, time.perf_counter() - started)
     sys.exit(interruption.exit_code if result.interrupted else VERDICT_EXIT[result.gate or result.verdict])
 
@@ -303,6 +313,29 @@ def _check_output_paths(reports_dir: Path, baseline_write: Path | None) -> None:
         if baseline_write.is_dir():
             raise UsageFailure(f"--baseline-write {baseline_write} is a folder: name a file")
         _expect_writable(baseline_write.parent, f"--baseline-write {baseline_write}")
+
+
+def _recording(path: Path | None):  # type: ignore[no-untyped-def]
+    """A HAR recorder for --record, its file checked writable before the first request; None without."""
+    from conformance.har import HarRecorder
+
+    if path is None:
+        return None
+    if path.is_dir():
+        raise UsageFailure(f"--record {path} is a folder: name a .har file")
+    _expect_writable(path.parent, f"--record {path}")
+    return HarRecorder()
+
+
+def _write_recording(recording, path: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """--record: write the run's exchanges as HAR."""
+    if recording is None or path is None:
+        return
+    try:
+        entries = recording.write(path)
+    except OSError as exc:
+        raise UsageFailure(f"cannot write the HAR file {path}: {exc.strerror or exc}") from None
+    click.echo(f"recorded: {path} ({entries} exchanges, HAR {recording.version})")
 
 
 def _expect_writable(folder: Path, what: str) -> None:

@@ -29,6 +29,7 @@ from conformance import __version__
 from conformance.catalogue import load_catalogue, load_classes
 from conformance.client import Client, ClientLimits, InfrastructureError, describe_error
 from conformance.config import ConfigError, Settings, production_target
+from conformance.har import HarRecorder
 from conformance.interrupt import Interruption
 from conformance.plugin import ConformancePlugin
 from conformance.redact import LAST_RUN, run_redactor, scrub
@@ -56,6 +57,7 @@ class RunOptions:
     production_confirmed: bool = False  # the user confirmed a production target (--confirm-production)
     checks_package: str = CHECKS_PACKAGE  # the suite's own tests swap in small check sets
     interruption: Interruption = field(default_factory=Interruption)  # set by the signal handler
+    recording: HarRecorder | None = None  # run --record: keeps every exchange of the run as HAR
 
 
 def execute(
@@ -93,6 +95,8 @@ def execute(
         allow_unsafe_methods=options.allow_unsafe_methods,
         token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
     ) as client:
+        if options.recording is not None:
+            options.recording.attach(client.recorder, redactor)
         if on_start is not None:
             on_start(settings, run_mode(options, production))
         plugin = ConformancePlugin(settings, client, allow_unsafe_methods=options.allow_unsafe_methods)

@@ -38,7 +38,7 @@ from conformance.client._errors import (
 )
 from conformance.client._limits import ClientLimits
 from conformance.client._rate import RateLimiter
-from conformance.client._recorder import MAX_EVIDENCE_BODY, Credential, Recorder
+from conformance.client._recorder import MAX_EVIDENCE_BODY, Credential, Recorder, Tap, evidence
 
 # Errors that say a check could not run, never that the target failed it.
 INFRASTRUCTURE_ERRORS = (InfrastructureError, UnsafeRequest, httpx.HTTPError)
@@ -54,8 +54,10 @@ __all__ = [
     "RateLimiter",
     "Recorder",
     "RequestBudgetExhausted",
+    "Tap",
     "TargetUnresponsive",
     "Throttled",
     "UnsafeRequest",
     "describe_error",
+    "evidence",
 ]

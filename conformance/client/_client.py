@@ -232,7 +232,7 @@ class Client:
             )
             if response is not None:
                 response.extensions["exchange"] = exchange
-            self.recorder.record(exchange)
+            self.recorder.record(exchange, response)
 
         try:
             with deadline(self.limits.timeout_s):

@@ -23,18 +23,36 @@ class Credential(Protocol):
     def repro(self) -> repro.ReproAuth: ...
 
 
+class Tap(Protocol):
+    """Sees every exchange recorded, and which check each was handed to (``run --record``'s HAR writer)."""
+
+    def recorded(self, exchange: Exchange, response: httpx.Response | None) -> None: ...
+
+    def taken(self, exchanges: list[Exchange], labels: Mapping[str, str]) -> None: ...
+
+
 class Recorder:
     """Collects the exchanges of the check that is running (one list per thread)."""
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self.tap: Tap | None = None
 
-    def record(self, exchange: Exchange) -> None:
+    def record(self, exchange: Exchange, response: httpx.Response | None = None) -> None:
+        self._exchanges().append(exchange)
+        if self.tap is not None:
+            self.tap.recorded(exchange, response)
+
+    def keep(self, exchange: Exchange) -> None:
+        """Put an exchange already recorded (and taken) back, as evidence of the running check."""
         self._exchanges().append(exchange)
 
-    def take(self) -> list[Exchange]:
+    def take(self, **labels: str) -> list[Exchange]:
+        """The exchanges recorded since the last take, for the check that labels names (check, requirement)."""
         exchanges = self._exchanges()
         self._local.exchanges = []
+        if self.tap is not None:
+            self.tap.taken(exchanges, labels)
         return exchanges
 
     def _exchanges(self) -> list[Exchange]:
