@@ -434,6 +434,41 @@ def _write_baseline(result, previous, path: Path | None) -> None:  # type: ignor
 
 
 @cli.command()
+@click.argument("har_files", metavar="FILE.har...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="TOML configuration naming the tenant, its secret variable and the fixtures (tells valid credentials).",
+)
+@click.option(
+    "--reports", "reports_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option("--strict", is_flag=True, help="Failed SHOULD requirements fail the verdict too.")
+def judge(har_files: tuple[Path, ...], config_file: Path | None, reports_dir: Path, strict: bool) -> None:
+    """Judge recorded traffic (HAR files) without sending a request; write the three reports.
+
+    Every check that needs only a request and its answer is applied to the recorded GETs
+    of an enrolment. Exit codes as for run: 1 a finding, 4 incomplete (what the traffic
+    cannot verify), 2 a file that is not HAR or a bad --config.
+    """
+    from conformance.har import HarError
+    from conformance.judging import judge_files
+    from conformance.reports import write_reports
+
+    _check_output_paths(reports_dir, None)
+    started = time.perf_counter()
+    try:
+        settings = load_settings(config_file, Overrides(strict=strict)) if config_file else None
+        result = judge_files(list(har_files), settings, strict=strict)
+    except (ConfigError, HarError) as exc:
+        raise UsageFailure(str(exc)) from None
+    paths = write_reports(result, reports_dir)
+    _print_outcome(result, paths, time.perf_counter() - started)
+    sys.exit(VERDICT_EXIT[result.verdict])
+
+
+@cli.command()
 @click.option("--port", type=int, default=8000, show_default=True, help="Loopback port (0 picks a free one).")
 @click.option("--fault", "faults", multiple=True, help="Switch on a fault (repeatable); see `faults`.")
 @click.option("--write-config", type=click.Path(path_type=Path), help="Write a suite config for this server.")

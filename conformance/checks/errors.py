@@ -1,4 +1,8 @@
-"""ERR: unknown and malformed IDs, and the shape of error responses."""
+"""ERR: unknown and malformed IDs, and the shape of error responses.
+
+The judgements that need only an exchange (``expect_unprocessable``, ``judge_error_body``)
+send nothing: the checks here call them on the answers they get, and ``judge`` on recorded ones.
+"""
 
 from __future__ import annotations
 
@@ -111,6 +115,12 @@ def check_error_body_is_a_json_object(
 ) -> None:
     """ERR-005: the 401, 403, 404 and 422 responses carry a JSON Content-Type and a JSON object body."""
     sent, response = error_request(status)
+    judge_error_body(response, sent)
+
+
+def judge_error_body(response: httpx.Response, sent: str) -> None:
+    """ERR-005 over one exchange: an error answer to ``sent`` has a JSON Content-Type and a JSON object
+    body (a skip for an answer that is not an error). Sends nothing: ``judge`` applies it to recordings."""
     if response.status_code < 400:
         pytest.skip(f"{sent} was answered {response.status_code}, not an error (see ERR, AUTH and SCOPE)")
     what = f"the {response.status_code} response to {sent}"
