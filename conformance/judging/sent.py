@@ -42,6 +42,7 @@ TAGGED_STATUS: dict[str, int | Collection[int]] = {
     "ISO-003": REFUSED,
     "ISO-004": REFUSED,
 }
+TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # RFC 9110 §5.6.2
 MALFORMED_ID_REQUIREMENTS = {"enrolmentId": "ERR-003", "assignmentId": "ERR-004"}
 
 
@@ -115,13 +116,21 @@ UNAUTHENTICATED = {
 }
 
 
+def masked(authorization: str) -> bool:
+    """Whether a recorded Authorization value was masked by the tool that wrote it (``Basic ***``,
+    ``[Filtered]``, ``<redacted>`` ...): its scheme is not an RFC 9110 token, or it says so."""
+    scheme = authorization.strip().partition(" ")[0]
+    words = authorization.lower()
+    return not TOKEN.fullmatch(scheme) or MASK in authorization or "redacted" in words or "filtered" in words
+
+
 def credentials_sent(authorization: str | None, settings: Settings | None) -> str:
     """none, valid (the configured tenant's), wrong-secret, unknown-tenant, malformed, unknown-scheme, or
     unknown (bearer, masked, the other tenant's, or Basic with no --config to compare it with)."""
     if authorization is None:
         return "none"
     scheme, _, payload = authorization.strip().partition(" ")
-    if scheme.lower() == "bearer" or MASK in payload:
+    if scheme.lower() == "bearer" or masked(authorization):
         return "unknown"
     if scheme.lower() != "basic":
         return "unknown-scheme"
