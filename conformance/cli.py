@@ -439,7 +439,7 @@ def _write_baseline(result, previous, path: Path | None) -> None:  # type: ignor
     "--config",
     "config_file",
     type=click.Path(path_type=Path),
-    help="TOML configuration naming the tenant, its secret variable and the fixtures (tells valid credentials).",
+    help="TOML config naming the tenant, its secret variable and the fixtures (tells valid credentials).",
 )
 @click.option(
     "--reports", "reports_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True

@@ -15,7 +15,6 @@ import httpx
 from conformance import jsonbody
 from conformance.results import Exchange
 
-
 SERVER_ERROR = " (a server error: the target crashed on this input)"
 
 

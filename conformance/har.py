@@ -173,7 +173,9 @@ def read_har(path: Path) -> list[Recorded]:
     log = document.get("log") if isinstance(document, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
-        raise HarError(f"{path} is not a HAR file: no log.entries array (HAR 1.2 is {{'log': {{'entries': []}}}})")
+        raise HarError(
+            f"{path} is not a HAR file: no log.entries array (HAR 1.2 is {{'log': {{'entries': []}}}})"
+        )
     recorded = []
     for index, entry in enumerate(entries):
         try:
@@ -197,12 +199,16 @@ def recorded_of(entry: dict[str, Any]) -> Recorded:
     response = None
     if status != _NO_RESPONSE:
         # the HAR text is the decoded body: the Content-Encoding that was on the wire no longer applies
-        headers = [(k, v) for k, v in _headers(har_response.get("headers", [])) if k.lower() != "content-encoding"]
+        headers = [
+            (k, v) for k, v in _headers(har_response.get("headers", [])) if k.lower() != "content-encoding"
+        ]
         response = httpx.Response(
             status, headers=headers, content=_content(har_response.get("content", {})), request=request
         )
     tags = {name: str(entry[f"_{name}"]) for name in TAGS if entry.get(f"_{name}") is not None}
-    return Recorded(request, response, _started(entry.get("startedDateTime")), float(entry.get("time") or 0), tags)
+    return Recorded(
+        request, response, _started(entry.get("startedDateTime")), float(entry.get("time") or 0), tags
+    )
 
 
 def _headers(pairs: list[dict[str, Any]]) -> list[tuple[str, str]]:

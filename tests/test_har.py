@@ -39,7 +39,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     """A run against a reference fault, recorded; and the judged reports of its HAR: (har, live, judged)."""
     work = tmp_path_factory.mktemp("recorded")
     har, live, judged = work / "run.har", work / "live", work / "judged"
-    proc = run_cli("run", "--fault", FAULT, "--record", str(har), "--reports", str(live), "--max-examples", "10")
+    proc = run_cli(
+        "run", "--fault", FAULT, "--record", str(har), "--reports", str(live), "--max-examples", "10"
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"recorded: {har}" in proc.stdout
     proc = run_cli("judge", str(har), "--reports", str(judged))
@@ -97,9 +99,16 @@ def test_rejudged_run_finds_what_the_live_run_found(recorded: tuple[Path, Path, 
     decided = [rid for rid, req in judged_by_id.items() if req["outcome"] in ("passed", "failed")]
     assert len(decided) >= 35
     # STATUS-007 needs the fixtures' expected statuses: --config gives them (a live run knows them)
-    assert {rid: live_outcomes[rid] for rid in decided} == {rid: judged_by_id[rid]["outcome"] for rid in decided}
+    assert {rid: live_outcomes[rid] for rid in decided} == {
+        rid: judged_by_id[rid]["outcome"] for rid in decided
+    }
     assert judged_by_id["STATUS-005"]["outcome"] == "failed"
-    live_messages = {m.split(": ", 1)[1] for r in live_result["requirements"] if r["id"] == "STATUS-005" for m in r["messages"]}
+    live_messages = {
+        m.split(": ", 1)[1]
+        for r in live_result["requirements"]
+        if r["id"] == "STATUS-005"
+        for m in r["messages"]
+    }
     judged_messages = {m.split(": ", 1)[1] for m in judged_by_id["STATUS-005"]["messages"]}
     assert live_messages <= judged_messages
     assert judged_result["verdict"] == "fail"

@@ -48,7 +48,7 @@ class Recorder:
         self._exchanges().append(exchange)
 
     def take(self, **labels: str) -> list[Exchange]:
-        """The exchanges recorded since the last take, for the check that labels names (check, requirement)."""
+        """The exchanges recorded since the last take, for the check labels name (check, requirement)."""
         exchanges = self._exchanges()
         self._local.exchanges = []
         if self.tap is not None:

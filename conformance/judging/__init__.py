@@ -41,7 +41,11 @@ class Picked:
 
 
 def judge_files(
-    paths: list[Path], settings: Settings | None = None, *, strict: bool = False, spec_path: Path | None = None
+    paths: list[Path],
+    settings: Settings | None = None,
+    *,
+    strict: bool = False,
+    spec_path: Path | None = None,
 ) -> RunResult:
     """The verdict the recorded exchanges of paths support (HarError if one is not HAR).
 
@@ -62,7 +66,9 @@ def judge_files(
     checks += unjudged(checks)
     base = picked.seen[0].path.base if picked.seen else ""
     settings = settings or Settings(Target(base), Credentials("", "", ""))
-    result = _result(paths, picked, checks, replace(settings, strict=settings.strict or strict), spec_path, started)
+    result = _result(
+        paths, picked, checks, replace(settings, strict=settings.strict or strict), spec_path, started
+    )
     return scrub(result, redactor)
 
 
@@ -148,7 +154,11 @@ def _result(
             f"{count} entries of {name} are not answered GETs of an enrolment: not judged"
             for name, count in picked.others.items()
         ],
-        mode={"judged_from": [str(path) for path in paths], "exchanges": len(picked.seen), "requests_sent": 0},
+        mode={
+            "judged_from": [str(path) for path in paths],
+            "exchanges": len(picked.seen),
+            "requests_sent": 0,
+        },
     )
 
 
@@ -169,4 +179,3 @@ def _what_traffic_can_verify(cls: ClassResult) -> ClassResult:
     elif cls.claimed and cls.status == "not verified":
         cls.how_to_verify.append(f"record the requests its requirements rule ({LIVE_RUN} --record FILE.har)")
     return cls
-

@@ -15,8 +15,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime
+from functools import cache, partial
 from typing import Any
 
 import httpx
@@ -41,7 +41,8 @@ RECORDED_FIXTURES = frozenset({"enrolment_read", "enrolment_response", "spec", "
 # Parametrized body checks: their parameter sets, each with the requirement it is marked with.
 PARAMETERS = {
     "check_ids_are_the_path_ones": [
-        (requirement, {"field": field, "meaning": meaning}) for requirement, field, meaning in schema.ECHOED_IDS
+        (requirement, field, {"field": field, "meaning": meaning})
+        for requirement, field, meaning in schema.ECHOED_IDS
     ]
 }
 # The requirements the exchange-level judgements below are applied for.
@@ -55,6 +56,18 @@ class BodyCheck:
     check: Callable[..., None]
     requirement: str
     params: dict[str, Any]
+    param_id: str = ""  # the parameter set's id, as pytest names it
+
+    def fixtures(self) -> set[str]:
+        return set(inspect.signature(self.check).parameters) - set(self.params)
+
+    def name(self, where: str) -> str:
+        return f"{self.check.__name__}[{where}{'-' + self.param_id if self.param_id else ''}]"
+
+    def run(self, values: dict[str, Any], note: Callable[[str], None]) -> None:
+        """Call the check with the recorded values its parameters name."""
+        given = {**values, "note": note, **self.params}
+        self.check(**{name: given[name] for name in inspect.signature(self.check).parameters})
 
 
 @dataclass
@@ -83,13 +96,13 @@ def body_checks() -> tuple[BodyCheck, ...]:
                 continue
             if not set(inspect.signature(check).parameters) <= RECORDED_FIXTURES | _parameter_names(name):
                 continue
-            parameter_sets = PARAMETERS[name] if name in PARAMETERS else [(_requirement_of(check), {})]
-            found += [BodyCheck(check, requirement, params) for requirement, params in parameter_sets]
+            sets = PARAMETERS[name] if name in PARAMETERS else [(_requirement_of(check), "", {})]
+            found += [BodyCheck(check, req, params, param_id) for req, param_id, params in sets]
     return tuple(found)
 
 
 def _parameter_names(name: str) -> set[str]:
-    return {key for _, params in PARAMETERS.get(name, []) for key in params}
+    return {key for _, _, params in PARAMETERS.get(name, []) for key in params}
 
 
 def _requirement_of(check: Callable[..., None]) -> str:
@@ -125,7 +138,9 @@ def judged(name: str, requirement: str, judge: Callable[[Callable[[str], None]],
         outcome = "not_applicable" if kind == "not_applicable" else "skipped"
         return CheckResult(name, requirement, outcome, reason, notes=notes, needs=needs)
     except Exception as exc:  # a judgement that breaks on odd input is an error of the suite, not a finding
-        return CheckResult(name, requirement, "error", f"the check itself broke ({exc!r}); please report this")
+        return CheckResult(
+            name, requirement, "error", f"the check itself broke ({exc!r}); please report this"
+        )
     return CheckResult(name, requirement, "passed", notes=notes)
 
 
@@ -136,7 +151,9 @@ def exchange_results(seen: Seen, settings: Settings | None, spec: dict[str, Any]
     if rule is not None:
         yield judged(f"expected_status[{where}]", rule.requirement, lambda _: _expect(rule, seen))
     elif response.status_code >= 500 or seen.tags.get("requirement", "").startswith("FUZZ"):
-        yield judged(f"no_server_error[{where}]", "FUZZ-001", lambda _: expect_no_server_error(response, seen.what))
+        yield judged(
+            f"no_server_error[{where}]", "FUZZ-001", lambda _: expect_no_server_error(response, seen.what)
+        )
     yield judged(f"no_redirect[{where}]", "HTTP-003", lambda _: expect_no_redirect(response, seen.what))
     if response.status_code == 401:
         yield judged(f"challenge[{where}]", "AUTH-007", lambda _: expect_challenge(response, seen.what))
@@ -160,7 +177,9 @@ def enrolment_read(seen: Seen, settings: Settings | None) -> EnrolmentRead | Non
     if seen.response.status_code != 200:
         return None
     ids = (seen.path.assignment_id, seen.path.enrolment_id)
-    configured = [f for f in settings.fixtures if (f.assignment_id, f.enrolment_id) == ids] if settings else []
+    configured = (
+        [f for f in settings.fixtures if (f.assignment_id, f.enrolment_id) == ids] if settings else []
+    )
     fixture = configured[0] if configured else FixtureEnrolment(*ids)
     try:
         body = jsonbody.response_json(seen.response)
@@ -171,19 +190,11 @@ def enrolment_read(seen: Seen, settings: Settings | None) -> EnrolmentRead | Non
 
 def body_results(read: EnrolmentRead, seen: Seen, spec: dict[str, Any]) -> Iterator[CheckResult]:
     """The body checks over one recorded 200 read (those that need its JSON body only when it has one)."""
+    values = {"enrolment_read": read, "enrolment_response": read.response, "spec": spec, "now": seen.at}
     for body_check in body_checks():
-        arguments = inspect.signature(body_check.check).parameters
-        if "enrolment_read" in arguments and read.body is None:
+        if "enrolment_read" in body_check.fixtures() and read.body is None:
             continue  # SCHEMA-001 and SCHEMA-004 say what the body is instead
-        values = {"enrolment_read": read, "enrolment_response": read.response, "spec": spec, "now": seen.at}
-
-        def judge(note: Callable[[str], None], check: BodyCheck = body_check) -> None:
-            given = {**values, "note": note, **check.params}
-            check.check(**{name: given[name] for name in inspect.signature(check.check).parameters})
-
-        suffix = "-".join(str(value) for value in body_check.params.values() if value in ("id", "assignmentId"))
-        name = f"{body_check.check.__name__}[{seen.where}{'-' + suffix if suffix else ''}]"
-        yield judged(name, body_check.requirement, judge)
+        yield judged(body_check.name(seen.where), body_check.requirement, partial(body_check.run, values))
 
 
 def coverage_result(reads: list[EnrolmentRead]) -> CheckResult:

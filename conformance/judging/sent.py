@@ -27,7 +27,9 @@ from conformance.redact import MASK
 from conformance.schemas import load_schema
 
 OBJECT_ID = re.compile(load_schema("config")["$defs"]["object_id"]["pattern"])
-ENROLMENT_PATH = re.compile(r"^(?P<base>.*)/assignments/(?P<assignment>[^/]+)/enrolments/(?P<enrolment>[^/]+)$")
+ENROLMENT_PATH = re.compile(
+    r"^(?P<base>.*)/assignments/(?P<assignment>[^/]+)/enrolments/(?P<enrolment>[^/]+)$"
+)
 # The status the contract gives the answer to what a suite check sends, by the requirement it tags.
 TAGGED_STATUS: dict[str, int | Collection[int]] = {
     "AUTH-001": 200,
@@ -92,9 +94,12 @@ def expectation(
     if credentials == "valid":
         if malformed:
             which = malformed[0]
-            return Expectation(MALFORMED_ID_REQUIREMENTS[which], 422, f"valid credentials and a malformed {which}")
+            return Expectation(
+                MALFORMED_ID_REQUIREMENTS[which], 422, f"valid credentials and a malformed {which}"
+            )
         if settings and any(
-            (f.assignment_id, f.enrolment_id) == (path.assignment_id, path.enrolment_id) for f in settings.fixtures
+            (f.assignment_id, f.enrolment_id) == (path.assignment_id, path.enrolment_id)
+            for f in settings.fixtures
         ):
             return Expectation("AUTH-001", 200, "valid Basic credentials for a configured fixture")
         return None
@@ -135,7 +140,9 @@ def credentials_sent(authorization: str | None, settings: Settings | None) -> st
     if scheme.lower() != "basic":
         return "unknown-scheme"
     try:
-        user, colon, password = base64.b64decode(payload.strip(), validate=True).decode("utf-8").partition(":")
+        user, colon, password = (
+            base64.b64decode(payload.strip(), validate=True).decode("utf-8").partition(":")
+        )
     except (binascii.Error, UnicodeDecodeError):
         return "malformed"
     if not colon or not user:

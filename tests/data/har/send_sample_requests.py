@@ -31,7 +31,9 @@ def main(base_url: str, config_path: str) -> None:
         client.get(url, auth=(tenant, secret + "-wrong"))  # wrong secret: 401
         client.get(url, headers={"Authorization": "Token abcdef0123456789"})  # unknown scheme: 401
         client.get(url[:-2] + "gz", auth=(tenant, secret))  # malformed enrolmentId: 422
-        client.get(f"{base_url}/assignments/{first['assignment_id']}/enrolments/{'f' * 24}", auth=(tenant, secret))
+        client.get(
+            f"{base_url}/assignments/{first['assignment_id']}/enrolments/{'f' * 24}", auth=(tenant, secret)
+        )
         client.get(f"{base_url}/", auth=(tenant, secret))  # not an enrolment URL: not judged
 
 
