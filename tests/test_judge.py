@@ -211,6 +211,6 @@ def test_a_suite_tag_decides_over_what_the_request_looks_like() -> None:
     rule = expectation(
         request, path, {"requirement": "ERR-001", "check": "check_unknown_enrolment_is_404"}, None
     )
-    assert rule is not None and (rule.requirement, rule.status) == ("ERR-001", 404)
+    assert rule is not None and (rule.requirement, rule.judge.__name__) == ("ERR-001", "judge_not_found")
     assert expectation(request, path, {"requirement": "AUTH-007"}, None) is None
     assert enrolment_path(httpx.URL("http://h/rest/v1/")) is None

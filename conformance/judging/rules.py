@@ -5,8 +5,8 @@ they judge the fixture read the plugin hands them. Every one whose fixtures a
 recording can provide (:data:`RECORDED_FIXTURES`) is found by its signature and
 run on every recorded 200 read, with ``now`` the moment the exchange was
 recorded. Request-sending checks lend their judgement functions instead
-(``expect_status``, ``errors.expect_unprocessable``, ``errors.judge_error_body``,
-``auth.expect_challenge``, ``http.expect_no_redirect``), applied where what was
+(``auth.judge_refused``, ``errors.judge_not_found``, ``errors.judge_error_body``,
+``auth.expect_challenge``, ``http.expect_no_redirect`` ...), applied where what was
 sent (see :mod:`conformance.judging.sent`) makes them rule the answer.
 """
 
@@ -26,11 +26,17 @@ from conformance import jsonbody
 from conformance.checks import dates, schema, status
 from conformance.checks._support import ERROR_REQUESTS
 from conformance.checks.auth import expect_challenge
-from conformance.checks.errors import expect_unprocessable, judge_error_body
+from conformance.checks.errors import judge_error_body
 from conformance.checks.http import expect_no_redirect
 from conformance.config import FixtureEnrolment, Settings
-from conformance.expect import CheckFailed, expect_no_server_error, expect_status
-from conformance.judging.sent import EnrolmentPath, Expectation, expectation
+from conformance.expect import CheckFailed, expect_no_server_error
+from conformance.judging.sent import (
+    MALFORMED_ID_REQUIREMENTS,
+    TAGGED,
+    UNAUTHENTICATED,
+    EnrolmentPath,
+    expectation,
+)
 from conformance.plugin import EnrolmentRead
 from conformance.results import CheckResult
 from conformance.skips import classify
@@ -112,12 +118,10 @@ def _requirement_of(check: Callable[..., None]) -> str:
 
 def judgeable() -> frozenset[str]:
     """Every requirement some judgement here can decide from recorded traffic."""
-    from conformance.judging.sent import MALFORMED_ID_REQUIREMENTS, TAGGED_STATUS, UNAUTHENTICATED
-
     return frozenset(
         {check.requirement for check in body_checks()}
         | {"STATUS-008"}
-        | set(TAGGED_STATUS)
+        | set(TAGGED)
         | {requirement for requirement, _ in UNAUTHENTICATED.values()}
         | set(MALFORMED_ID_REQUIREMENTS.values())
         | EXCHANGE_REQUIREMENTS
@@ -149,7 +153,8 @@ def exchange_results(seen: Seen, settings: Settings | None, spec: dict[str, Any]
     response, where = seen.response, seen.where
     rule = expectation(seen.request, seen.path, seen.tags, settings)
     if rule is not None:
-        yield judged(f"expected_status[{where}]", rule.requirement, lambda _: _expect(rule, seen))
+        what = f"{seen.what}, sent with {rule.sent}"
+        yield judged(f"expected_status[{where}]", rule.requirement, lambda _: rule.judge(response, what))
     elif response.status_code >= 500 or seen.tags.get("requirement", "").startswith("FUZZ"):
         yield judged(
             f"no_server_error[{where}]", "FUZZ-001", lambda _: expect_no_server_error(response, seen.what)
@@ -162,14 +167,6 @@ def exchange_results(seen: Seen, settings: Settings | None, spec: dict[str, Any]
     read = enrolment_read(seen, settings)
     if read is not None:
         yield from body_results(read, seen, spec)
-
-
-def _expect(rule: Expectation, seen: Seen) -> None:
-    what = f"{seen.what}, sent with {rule.sent}"
-    if rule.status == 422:
-        expect_unprocessable(seen.response, what, kind="")
-    else:
-        expect_status(seen.response, rule.status, what)
 
 
 def enrolment_read(seen: Seen, settings: Settings | None) -> EnrolmentRead | None:

@@ -15,13 +15,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 import httpx
 
-from conformance.checks.isolation import REFUSED
+from conformance.checks.auth import judge_authenticated_read, judge_refused
+from conformance.checks.errors import judge_malformed_id, judge_not_found
+from conformance.checks.isolation import judge_isolated
 from conformance.config import Settings
 from conformance.redact import MASK
 from conformance.schemas import load_schema
@@ -30,19 +32,14 @@ OBJECT_ID = re.compile(load_schema("config")["$defs"]["object_id"]["pattern"])
 ENROLMENT_PATH = re.compile(
     r"^(?P<base>.*)/assignments/(?P<assignment>[^/]+)/enrolments/(?P<enrolment>[^/]+)$"
 )
-# The status the contract gives the answer to what a suite check sends, by the requirement it tags.
-TAGGED_STATUS: dict[str, int | Collection[int]] = {
-    "AUTH-001": 200,
-    **{requirement: 401 for requirement in ("AUTH-002", "AUTH-003", "AUTH-004", "AUTH-005", "AUTH-006")},
-    "AUTH-008": 401,
-    "ERR-001": 404,
-    "ERR-002": 404,
-    "ERR-003": 422,
-    "ERR-004": 422,
-    "ISO-001": 404,
-    "ISO-002": 404,
-    "ISO-003": REFUSED,
-    "ISO-004": REFUSED,
+Judgement = Callable[[httpx.Response, str], None]  # (answer, what was sent) -> raises CheckFailed
+# The judgement of the answer to what a suite check sends, by the requirement its entry is tagged with.
+TAGGED: dict[str, Judgement] = {
+    "AUTH-001": judge_authenticated_read,
+    **dict.fromkeys(("AUTH-002", "AUTH-003", "AUTH-004", "AUTH-005", "AUTH-006", "AUTH-008"), judge_refused),
+    **dict.fromkeys(("ERR-001", "ERR-002", "ISO-001", "ISO-002"), judge_not_found),
+    **dict.fromkeys(("ERR-003", "ERR-004"), judge_malformed_id),
+    **dict.fromkeys(("ISO-003", "ISO-004"), judge_isolated),
 }
 TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # RFC 9110 §5.6.2
 MALFORMED_ID_REQUIREMENTS = {"enrolmentId": "ERR-003", "assignmentId": "ERR-004"}
@@ -64,10 +61,10 @@ class EnrolmentPath:
 
 @dataclass(frozen=True)
 class Expectation:
-    """The requirement that rules the answer to a recorded request, the status it wants, and why."""
+    """The requirement that rules the answer to a recorded request, its judgement, and what was sent."""
 
     requirement: str
-    status: int | Collection[int]
+    judge: Judgement
     sent: str
 
 
@@ -85,8 +82,8 @@ def expectation(
 ) -> Expectation | None:
     """The rule on the status of this request's answer, from its tag or from what it sent; None if unknown."""
     tagged = tags.get("requirement", "")
-    if tagged in TAGGED_STATUS:
-        return Expectation(tagged, TAGGED_STATUS[tagged], f"a request of {tags.get('check', tagged)}")
+    if tagged in TAGGED:
+        return Expectation(tagged, TAGGED[tagged], f"a request of {tags.get('check', tagged)}")
     if tagged:
         return None
     credentials = credentials_sent(request.headers.get("authorization"), settings)
@@ -95,19 +92,23 @@ def expectation(
         if malformed:
             which = malformed[0]
             return Expectation(
-                MALFORMED_ID_REQUIREMENTS[which], 422, f"valid credentials and a malformed {which}"
+                MALFORMED_ID_REQUIREMENTS[which],
+                judge_malformed_id,
+                f"valid credentials and a malformed {which}",
             )
         if settings and any(
             (f.assignment_id, f.enrolment_id) == (path.assignment_id, path.enrolment_id)
             for f in settings.fixtures
         ):
-            return Expectation("AUTH-001", 200, "valid Basic credentials for a configured fixture")
+            return Expectation(
+                "AUTH-001", judge_authenticated_read, "valid Basic credentials for a configured fixture"
+            )
         return None
     if credentials in UNAUTHENTICATED:
         requirement, what = UNAUTHENTICATED[credentials]
         if credentials == "none" and malformed:
             requirement, what = "AUTH-008", f"no credentials and a malformed {malformed[0]}"
-        return Expectation(requirement, 401, what)
+        return Expectation(requirement, judge_refused, what)
     return None
 
 
