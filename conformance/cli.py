@@ -463,6 +463,7 @@ def judge(har_files: tuple[Path, ...], config_file: Path | None, reports_dir: Pa
         result = judge_files(list(har_files), settings, strict=strict)
     except (ConfigError, HarError) as exc:
         raise UsageFailure(str(exc)) from None
+    click.echo(f"enrolment-conformance {__version__}: {printable(result.environment or '')}; no request sent")
     paths = write_reports(result, reports_dir)
     _print_outcome(result, paths, time.perf_counter() - started)
     sys.exit(VERDICT_EXIT[result.verdict])

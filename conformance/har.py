@@ -180,13 +180,13 @@ def read_har(path: Path) -> list[Recorded]:
     for index, entry in enumerate(entries):
         try:
             recorded.append(recorded_of(entry))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, httpx.InvalidURL) as exc:
             raise HarError(f"{path}: log.entries[{index}] is not a HAR entry ({_problem(exc)})") from None
     return recorded
 
 
 def recorded_of(entry: dict[str, Any]) -> Recorded:
-    """A HAR entry as httpx objects (KeyError, TypeError or ValueError when it is not an entry)."""
+    """A HAR entry as httpx objects (KeyError, TypeError, ValueError or InvalidURL when it is not one)."""
     har_request, har_response = entry["request"], entry["response"]
     post = har_request.get("postData") or {}
     request = httpx.Request(

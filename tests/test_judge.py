@@ -126,6 +126,9 @@ def test_schemathesis_har_is_judged(schemathesis_har: Path, tmp_path: Path) -> N
     assert must_failed == []  # its "[Filtered]" Authorization is a mask, not an unknown scheme
 
 
+BAD_URL_ENTRY = {"request": {"method": "GET", "url": "http://[::1"}, "response": {"status": 200}}
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [
@@ -133,6 +136,8 @@ def test_schemathesis_har_is_judged(schemathesis_har: Path, tmp_path: Path) -> N
         ('{"log": {"version": "1.2"}}', "no log.entries array"),
         ("[1, 2]", "no log.entries array"),
         ('{"log": {"entries": [{"request": {}}]}}', "log.entries[0] is not a HAR entry"),
+        ('{"log": {"entries": ["x"]}}', "log.entries[0] is not a HAR entry"),
+        (json.dumps({"log": {"entries": [BAD_URL_ENTRY]}}), "log.entries[0] is not a HAR entry"),
     ],
 )
 def test_a_file_that_is_not_har_is_a_usage_error(tmp_path: Path, content: str, says: str) -> None:
@@ -142,6 +147,15 @@ def test_a_file_that_is_not_har_is_a_usage_error(tmp_path: Path, content: str, s
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1 and says in proc.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_har_without_enrolment_exchanges_is_incomplete(tmp_path: Path) -> None:
+    path = tmp_path / "empty.har"
+    path.write_text('{"log": {"version": "1.2", "creator": {"name": "x", "version": "1"}, "entries": []}}')
+    proc = judge(str(path), "--reports", str(tmp_path / "reports"))
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "judged from recorded traffic: 0 exchanges from" in proc.stdout
+    assert set(outcomes(tmp_path / "reports").values()) == {"skipped"}
 
 
 def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -43,6 +43,14 @@ TAGGED: dict[str, Judgement] = {
 }
 TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # RFC 9110 §5.6.2
 MALFORMED_ID_REQUIREMENTS = {"enrolmentId": "ERR-003", "assignmentId": "ERR-004"}
+# What was sent instead of valid credentials: the requirement that wants 401 for it, and it in words.
+UNAUTHENTICATED = {
+    "none": ("AUTH-002", "no Authorization header"),
+    "wrong-secret": ("AUTH-003", "the configured Tenant ID and a wrong API secret"),
+    "unknown-tenant": ("AUTH-004", "a Tenant ID that is not configured"),
+    "malformed": ("AUTH-005", "malformed Basic credentials"),
+    "unknown-scheme": ("AUTH-006", "an authorization scheme other than Basic and Bearer"),
+}
 
 
 @dataclass(frozen=True)
@@ -87,39 +95,30 @@ def expectation(
     if tagged:
         return None
     credentials = credentials_sent(request.headers.get("authorization"), settings)
-    malformed = path.malformed()
     if credentials == "valid":
-        if malformed:
-            which = malformed[0]
-            return Expectation(
-                MALFORMED_ID_REQUIREMENTS[which],
-                judge_malformed_id,
-                f"valid credentials and a malformed {which}",
-            )
-        if settings and any(
-            (f.assignment_id, f.enrolment_id) == (path.assignment_id, path.enrolment_id)
-            for f in settings.fixtures
-        ):
-            return Expectation(
-                "AUTH-001", judge_authenticated_read, "valid Basic credentials for a configured fixture"
-            )
+        return _authenticated(path, settings)
+    if credentials not in UNAUTHENTICATED:
         return None
-    if credentials in UNAUTHENTICATED:
-        requirement, what = UNAUTHENTICATED[credentials]
-        if credentials == "none" and malformed:
-            requirement, what = "AUTH-008", f"no credentials and a malformed {malformed[0]}"
-        return Expectation(requirement, judge_refused, what)
+    requirement, what = UNAUTHENTICATED[credentials]
+    malformed = path.malformed()
+    if malformed:  # authentication comes before input validation
+        requirement, what = "AUTH-008", f"{what} and a malformed {malformed[0]}"
+    return Expectation(requirement, judge_refused, what)
+
+
+def _authenticated(path: EnrolmentPath, settings: Settings | None) -> Expectation | None:
+    """The rule for a request with the configured tenant's valid credentials: 422 for a malformed ID,
+    200 for a configured fixture, nothing known for any other well-formed ID."""
+    malformed = path.malformed()
+    if malformed:
+        requirement = MALFORMED_ID_REQUIREMENTS[malformed[0]]
+        return Expectation(
+            requirement, judge_malformed_id, f"valid credentials and a malformed {malformed[0]}"
+        )
+    ids = (path.assignment_id, path.enrolment_id)
+    if settings and any((f.assignment_id, f.enrolment_id) == ids for f in settings.fixtures):
+        return Expectation("AUTH-001", judge_authenticated_read, "valid Basic credentials for a fixture")
     return None
-
-
-# What was sent instead of valid credentials: the requirement that wants 401 for it, in words.
-UNAUTHENTICATED = {
-    "none": ("AUTH-002", "no Authorization header"),
-    "wrong-secret": ("AUTH-003", "the configured Tenant ID and a wrong API secret"),
-    "unknown-tenant": ("AUTH-004", "a Tenant ID that is not configured"),
-    "malformed": ("AUTH-005", "malformed Basic credentials"),
-    "unknown-scheme": ("AUTH-006", "an authorization scheme other than Basic and Bearer"),
-}
 
 
 def masked(authorization: str) -> bool:
