@@ -151,8 +151,11 @@ def _result(
         strict=settings.strict,
         requests={"total": 0},
         warnings=[
-            f"{count} entries of {name} are not answered GETs of an enrolment: not judged"
-            for name, count in picked.others.items()
+            verifiable_line(),
+            *(
+                f"{count} entries of {name} are not answered GETs of an enrolment: not judged"
+                for name, count in picked.others.items()
+            ),
         ],
         mode={
             "judged_from": [str(path) for path in paths],
@@ -165,6 +168,21 @@ def _result(
 def statement_line(paths: list[Path], exchanges: int) -> str:
     """What the statement says the verdict rests on."""
     return f"judged from recorded traffic: {exchanges} exchanges from {', '.join(str(p) for p in paths)}"
+
+
+def verifiable_line() -> str:
+    """Which classes recorded traffic can verify in full, and which it cannot."""
+    catalogue, can = load_catalogue(), judgeable()
+    by_class: dict[str, bool] = {}
+    for requirement in catalogue.values():
+        judged = requirement.level != "MUST" or requirement.id in can
+        by_class[requirement.conformance_class] = by_class.get(requirement.conformance_class, True) and judged
+    able = [cls for cls, ok in by_class.items() if ok] or ["none"]
+    unable = [cls for cls, ok in by_class.items() if not ok]
+    return (
+        f"recorded traffic can verify the classes {', '.join(able)}; it cannot verify {', '.join(unable)} "
+        f"(some of their MUST requirements need requests of their own: {LIVE_RUN})"
+    )
 
 
 def _what_traffic_can_verify(cls: ClassResult) -> ClassResult:
