@@ -27,13 +27,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from conformance.results import RequirementResult, RunResult, Verdict
+from conformance.results import REFERENCE_KIND, RequirementResult, RunResult, Verdict
 from conformance.schemas import first_problem
 from conformance.toml_text import toml_string
 
 ANY_TARGET = "*"
 REFERENCE_TARGET = "reference"  # the bundled reference implementation, whatever port it ran on
-REFERENCE_KIND = "reference implementation"
 NEW, ACCEPTED, EXPIRED = "new", "accepted", "expired"
 _NOTE_CHARS = 80
 _COMMENT_CHARS = 240
