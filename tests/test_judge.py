@@ -107,7 +107,7 @@ def schemathesis_har(tmp_path_factory: pytest.TempPathFactory) -> Path:
         args = [str(st), "run", str(default_spec_path()), "--url", settings.target.base_url]
         args += ["--report", "har", "--report-har-path", str(har), "--max-examples", "10", "--seed", "1"]
         args += ["-a", f"{settings.tenant.tenant_id}:{settings.tenant.secret}"]
-        subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+        subprocess.run(args, capture_output=True, text=True, timeout=300, check=False, cwd=har.parent)
     assert har.is_file()
     return har
 
