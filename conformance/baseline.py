@@ -319,7 +319,7 @@ def gate_error(result: RunResult) -> str:
     if result.gate == "incomplete":
         unverified = [cls.id for cls in result.classes if cls.claimed and cls.status == "not verified"]
         if result.select:
-            return f"a selection (-k {result.select}) verifies no class in full: it is a debugging run"
+            return f"a selection ({result.select}) verifies no class in full: it is a debugging run"
         return f"claimed classes not fully verified: {', '.join(unverified)}"
     errored = [req.id for req in result.requirements if req.outcome == "error"]
     return f"no verdict: {len(errored)} requirement(s) could not be checked: {', '.join(errored)}"

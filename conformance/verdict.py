@@ -142,7 +142,7 @@ def decide(
     if select:
         return Decision(
             "incomplete",
-            f"a selection (-k {select}) verifies no class in full: it is a debugging run",
+            f"a selection ({select}) verifies no class in full: it is a debugging run",
             classes,
         )
     unverified = [c for c in classes if c.claimed and c.status == "not verified"]
