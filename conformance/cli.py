@@ -317,7 +317,8 @@ def _rerun(
     reports_dir = reports_dir or results_file.parent / "rerun"
     _check_output_paths(reports_dir, None)
     limits = replay.limits()
-    launch = Launch(verbosity, limits.max_rps or 0.0, f"it is the rate of the saved run {results_file}")
+    # the saved run's limit, if it had one; else the default for the target, decided again
+    launch = Launch(verbosity, limits.max_rps, f"it is the rate of the saved run {results_file}")
     options = _run_options(flags, limits, unsafe=replay.reference)
     overrides = replay.overrides(reports_dir, allow_plain_http=flags["allow_plain_http"])
 
@@ -701,6 +702,8 @@ def main() -> int:
         click.echo(exc.format_message(), err=True)
         return EXIT_USAGE
     except click.UsageError as exc:
+        if isinstance(exc, click.NoSuchOption):  # never suggest a flag that is then refused
+            exc.possibilities = [flag for flag in exc.possibilities or () if flag not in SECRET_FLAGS]
         hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
         click.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
         return EXIT_USAGE

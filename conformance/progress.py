@@ -2,7 +2,8 @@
 request as it was sent.
 
 On a terminal the progress is a rich display (one bar per area); anywhere else (a CI log, a pipe) it is
-plain lines: one when an area finishes and one every ``interval_s`` while an area is still running.
+plain lines: one when an area finishes and one every ``interval_s`` while the run is in an area (a
+timer thread, so a long check such as the first FUZZ one, which generates the cases, shows too).
 rich is never used off a terminal, so a CI log holds no escape sequence. Everything printed from the
 target's side (messages, paths) has been through the run's redactor and :func:`console.printable`.
 
@@ -62,7 +63,8 @@ class Progress:
         self._reported: set[str] = set()
         self._lock = threading.Lock()
         self._started = time.monotonic()
-        self._last_line = self._started
+        self._current = ""  # the area of the check running now
+        self._stop = threading.Event()
         self._console = console if console is not None and console.is_terminal else None
         self._bars: RichProgress | None = None
         self._tasks: dict[str, TaskID] = {}
@@ -83,9 +85,15 @@ class Progress:
             )
             self._tasks = {area: self._bars.add_task(area, total=n) for area, n in self.totals.items()}
             self._bars.start()
+        elif self.verbosity > QUIET:
+            threading.Thread(target=self._heartbeat, name="progress", daemon=True).start()
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._current = area_of(requirement_of(item) or "")
 
     def pytest_sessionfinish(self) -> None:
         """Stop the display (the summary follows it)."""
+        self._stop.set()
         if self._bars is not None:
             self._bars.stop()
             self._bars = None
@@ -134,18 +142,21 @@ class Progress:
                 self.echo(line)
 
     def _plain_progress(self, area: str) -> None:
-        """Off a terminal: a line when an area is done, and one every interval_s in between."""
-        now = time.monotonic()
+        """Off a terminal: a line when an area is done."""
         total = self.totals.get(area, 0)
         if self.done[area] == total:
-            failed = f", {self.failed[area]} failed or errored" if self.failed[area] else ""
+            failed = f" ({self.failed[area]} of them failed or errored)" if self.failed[area] else ""
             where = f"{self._finished_areas()}, {self._elapsed()}"
             self.echo(f"  {area}: {total} check(s) done{failed} [{where}]")
-        elif now - self._last_line >= self.interval_s:
-            self.echo(f"  {area}: {self.done[area]}/{total} checks ... [{self._elapsed()}]")
-        else:
-            return
-        self._last_line = now
+
+    def _heartbeat(self) -> None:
+        """Off a terminal: every interval_s, where the run is (until the session finishes)."""
+        while not self._stop.wait(self.interval_s):
+            with self._lock:
+                area = self._current
+                if area and self.done[area] < self.totals.get(area, 0):
+                    done, total = self.done[area], self.totals[area]
+                    self.echo(f"  {area}: {done}/{total} checks ... [{self._elapsed()}]")
 
     def _finished_areas(self) -> str:
         finished = sum(1 for area, total in self.totals.items() if self.done[area] >= total)

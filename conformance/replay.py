@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from conformance.client import ClientLimits
-from conformance.config import Overrides, Settings
+from conformance.config import ConfigError, Overrides, Settings
 from conformance.results import RunResult
 from conformance.schemas import first_problem
 from conformance.selection import Selection, checked_ids
 
 
-class ReplayError(ValueError):
+class ReplayError(ConfigError):
     """The saved run cannot be replayed as asked (one line; a usage error)."""
 
 

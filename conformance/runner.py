@@ -100,7 +100,7 @@ def execute(
         if on_start is not None:
             on_start(settings, run_mode(options, production))
         if progress is not None:
-            client.recorder.observers.append(progress.request_sent)
+            client.observers.append(progress.request_sent)
         plugin = ConformancePlugin(
             settings,
             client,
@@ -246,6 +246,7 @@ def run_checks(
     # --assert=plain: checks fail with CheckFailed, never bare asserts; and with python_files = *.py
     # assertion rewriting would recompile every module imported during collection (seconds per run).
     args += ["-p", "no:terminal", "--assert=plain"]
+    args += ["--capture=no"]  # the live progress prints while checks run; checks themselves print nothing
     if settings.select:
         args += ["-k", settings.select]
     with _isolated_pytest_environment():

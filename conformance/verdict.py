@@ -127,6 +127,9 @@ def decide(
     if failed:
         level = "" if strict else "MUST "
         reason = f"the target is not conformant: {len(failed)} {level}requirement(s) failed: {_ids(failed)}"
+        warned = [r for r in requirements if r.outcome == "failed" and r.level == "SHOULD" and not strict]
+        if warned:  # so that the count agrees with the console's "N failed (M MUST, W SHOULD)"
+            reason += f" (and {len(warned)} SHOULD, a warning only without --strict)"
         return Decision("fail", reason, classes)
     errored = [
         req
