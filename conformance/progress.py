@@ -5,11 +5,12 @@ On a terminal the progress is a rich display (one bar per area); anywhere else (
 plain lines: one when an area finishes and one every ``interval_s`` while the run is in an area (a
 timer thread, so a long check such as the first FUZZ one, which generates the cases, shows too).
 rich is never used off a terminal, so a CI log holds no escape sequence. Everything printed from the
-target's side (messages, paths) has been through the run's redactor and :func:`console.printable`.
+target's side (messages, paths) goes through the run's redactor (a message can quote a credential the
+target sent back) and :func:`console.printable` before it is printed.
 
 :class:`Progress` is a pytest plugin object (it counts the collected checks per area) with two
 callbacks the run calls: :meth:`Progress.check_finished` for each finished check instance and
-:meth:`Progress.request_sent` for each exchange recorded.
+:meth:`Progress.request_sent` for each request sent (:meth:`Progress.attach` registers it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rich.progress import Progress as RichProgress
 from rich.text import Text
 
 from conformance.catalogue import load_catalogue
+from conformance.client import Client
 from conformance.console import NORMAL, QUIET, VERBOSE, finding_lines, printable
 from conformance.plugin import requirement_of
 from conformance.results import CheckResult, Exchange
@@ -68,6 +70,12 @@ class Progress:
         self._console = console if console is not None and console.is_terminal else None
         self._bars: RichProgress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._redact: Callable[[str], str] = str
+
+    def attach(self, client: Client) -> None:
+        """Mask with the client's redactor, and hear of each request it sends."""
+        self._redact = client.redactor.text
+        client.observers.append(self.request_sent)
 
     # --- pytest hooks ------------------------------------------------------
 
@@ -122,8 +130,9 @@ class Progress:
         parts = urlsplit(exchange.url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         answer = str(exchange.status) if exchange.status is not None else f"no answer ({exchange.error})"
+        line = self._redact(f"  > {exchange.method} {path} {answer} {exchange.elapsed_ms:.0f} ms")
         with self._lock:
-            self._print(printable(f"  > {exchange.method} {path} {answer} {exchange.elapsed_ms:.0f} ms"))
+            self._print(printable(line))
 
     # --- printing ------------------------------------------------------------
 
@@ -134,7 +143,7 @@ class Progress:
         label = "FAIL" if result.outcome == "failed" else "ERROR"
         if label == "FAIL" and level == "SHOULD" and not self.strict:
             label = "WARN"
-        message = f"{result.name}: {result.message}"
+        message = self._redact(f"{result.name}: {result.message}")
         if self._console is not None:
             self._print(f"  {label:5} {result.requirement} ({level}) {printable(message)}")
         else:

@@ -100,7 +100,7 @@ def execute(
         if on_start is not None:
             on_start(settings, run_mode(options, production))
         if progress is not None:
-            client.observers.append(progress.request_sent)
+            progress.attach(client)
         plugin = ConformancePlugin(
             settings,
             client,
@@ -253,10 +253,9 @@ def run_checks(
         code = pytest.main(args, plugins=[plugin, _NoTracebacks(), *(extra_plugins or [])])
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         if settings.selection_words():
-            raise ConfigError(
-                f"{settings.selection_words()} selects no check of the claimed classes: "
-                "`enrolment-conformance requirements` lists them"
-            )
+            only_k = settings.select and settings.only is None
+            what = f"-k {settings.select!r}" if only_k else settings.selection_words()
+            raise ConfigError(f"{what} selects no check: `enrolment-conformance requirements` lists them")
         raise RuntimeError(f"no checks were collected from {package}")
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise RuntimeError(f"the check runner failed to start (pytest exit {int(code)})")
