@@ -72,18 +72,7 @@ def execute(
     progress, if given, is shown each finished check and each request (conformance/progress.py).
     """
     options = options or RunOptions()
-    production = production_target(settings)
-    if production and not options.production_confirmed:
-        limits = options.limits
-        raise ConfigError(
-            f"refusing to run against production ({production}) without confirmation: the suite would "
-            f"send up to {limits.max_requests} read-only requests with your credentials; add "
-            "--confirm-production if you mean it"
-        )
-    if options.insecure and options.ca_bundle:
-        raise ConfigError("--insecure and --ca-bundle contradict each other: give one")
-    if settings.select:
-        _check_selection(settings.select)
+    production = _checked_usable(settings, options)
     verify = tls_verify(options)
     started = datetime.now(UTC)
     redactor = run_redactor(settings)
@@ -184,6 +173,23 @@ def _result(
             "unresponsive": client.unresponsive(),
         },
     )
+
+
+def _checked_usable(settings: Settings, options: RunOptions) -> str | None:
+    """Why the run touches production (None: it does not), once it is known to be usable: a
+    ConfigError for an unconfirmed production target, contradicting TLS options or a bad -k."""
+    production = production_target(settings)
+    if production and not options.production_confirmed:
+        raise ConfigError(
+            f"refusing to run against production ({production}) without confirmation: the suite would "
+            f"send up to {options.limits.max_requests} read-only requests with your credentials; add "
+            "--confirm-production if you mean it"
+        )
+    if options.insecure and options.ca_bundle:
+        raise ConfigError("--insecure and --ca-bundle contradict each other: give one")
+    if settings.select:
+        _check_selection(settings.select)
+    return production
 
 
 def run_mode(options: RunOptions, production: str | None = None) -> dict[str, Any]:
