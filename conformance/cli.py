@@ -1,4 +1,4 @@
-"""The command line: ``enrolment-conformance run | serve | requirements | faults | report | diff``.
+"""The command line: ``enrolment-conformance run | rerun | serve | requirements | faults | report | diff``.
 
 Exit codes of ``run``: 0 conformant (every claimed class verified and passed),
 1 non-conformant, 2 usage or configuration error, 3 no verdict (target
@@ -161,6 +161,7 @@ class Launch:
     "--area",
     "areas",
     multiple=True,
+    metavar="AREA",
     help="Debugging: only run the checks of this area, matched exactly (AUTH never selects OAUTH; "
     "repeatable); a selection is at best an incomplete verdict.",
 )
