@@ -16,7 +16,7 @@ import os
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -31,7 +31,7 @@ from conformance.client import Client, ClientLimits, InfrastructureError, descri
 from conformance.config import ConfigError, Settings, production_target
 from conformance.interrupt import Interruption
 from conformance.plugin import ConformancePlugin
-from conformance.redact import LAST_RUN, run_redactor, scrub
+from conformance.redact import LAST_RUN, Redactor, run_redactor, scrub
 from conformance.results import (
     REFERENCE_KIND,
     CheckResult,
@@ -40,7 +40,8 @@ from conformance.results import (
     count_outcomes,
 )
 from conformance.spec import default_spec_path, sha256_of
-from conformance.verdict import decide, requirement_outcome
+from conformance.tally import RunTally
+from conformance.verdict import Decision, decide, requirement_outcome
 
 CHECKS_PACKAGE = "conformance.checks"
 
@@ -68,33 +69,12 @@ def execute(
     on_start(settings, mode) is called once the run is known to be usable, before the first request.
     """
     options = options or RunOptions()
-    production = production_target(settings)
-    if production and not options.production_confirmed:
-        limits = options.limits
-        raise ConfigError(
-            f"refusing to run against production ({production}) without confirmation: the suite would "
-            f"send up to {limits.max_requests} read-only requests with your credentials; add "
-            "--confirm-production if you mean it"
-        )
-    if options.insecure and options.ca_bundle:
-        raise ConfigError("--insecure and --ca-bundle contradict each other: give one")
+    refuse_unsafe_run(settings, options)
     if settings.select:
         _check_selection(settings.select)
-    verify = tls_verify(options)
-    started = datetime.now(UTC)
-    redactor = run_redactor(settings)
-    LAST_RUN.redactor = redactor
-    with Client(
-        settings.target.base_url,
-        allowed_hosts=settings.target.hosts(),
-        redactor=redactor,
-        limits=options.limits,
-        verify=verify,
-        allow_unsafe_methods=options.allow_unsafe_methods,
-        token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
-    ) as client:
+    with open_client(settings, options) as client:
         if on_start is not None:
-            on_start(settings, run_mode(options, production))
+            on_start(settings, run_mode(options, production_target(settings)))
         plugin = ConformancePlugin(settings, client, allow_unsafe_methods=options.allow_unsafe_methods)
         unreachable, interrupted = None, None
         try:
@@ -103,23 +83,57 @@ def execute(
                 interrupted = options.interruption.signal_name or "SIGINT"
         except KeyboardInterrupt:
             interrupted = options.interruption.signal_name or "SIGINT"
-        result = _result(settings, options, plugin, started, unreachable, interrupted)
-        return scrub(result, redactor)
+        outcome = RunOutcome(plugin.results, plugin.tally(), plugin.started, unreachable, interrupted)
+        return run_result(settings, options, outcome, client.redactor)
 
 
-def _result(
-    settings: Settings,
-    options: RunOptions,
-    plugin: ConformancePlugin,
-    started: datetime,
-    unreachable: str | None,
-    interrupted: str | None,
-) -> RunResult:
-    """The RunResult of a run: requirements, classes and verdict, provenance, what the run met."""
-    client = plugin.client
-    requirements = aggregate(plugin.results, settings, interrupted=interrupted)
+def refuse_unsafe_run(settings: Settings, options: RunOptions) -> None:
+    """ConfigError for a run the user must change: production without confirmation, contradicting TLS
+    options."""
+    production = production_target(settings)
+    if production and not options.production_confirmed:
+        raise ConfigError(
+            f"refusing to run against production ({production}) without confirmation: the suite would "
+            f"send up to {options.limits.max_requests} read-only requests with your credentials; add "
+            "--confirm-production if you mean it"
+        )
+    if options.insecure and options.ca_bundle:
+        raise ConfigError("--insecure and --ca-bundle contradict each other: give one")
+
+
+def open_client(settings: Settings, options: RunOptions) -> Client:
+    """The run's client (a context manager), with the run's redactor and bounds."""
+    redactor = run_redactor(settings)
+    LAST_RUN.redactor = redactor
+    return Client(
+        settings.target.base_url,
+        allowed_hosts=settings.target.hosts(),
+        redactor=redactor,
+        limits=options.limits,
+        verify=tls_verify(options),
+        allow_unsafe_methods=options.allow_unsafe_methods,
+        token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
+    )
+
+
+@dataclass
+class RunOutcome:
+    """What the checks left for the result: their results and tally (all processes), how it ended."""
+
+    results: list[CheckResult]
+    tally: RunTally
+    started: datetime
+    unreachable: str | None = None  # why the preflight got no answer
+    interrupted: str | None = None  # the signal that stopped the run
+
+
+def run_result(settings: Settings, options: RunOptions, outcome: RunOutcome, redactor: Redactor) -> RunResult:
+    """The RunResult of a run (scrubbed by redactor): requirements, classes and verdict, provenance,
+    what the run met."""
+    tally, unreachable, interrupted = outcome.tally, outcome.unreachable, outcome.interrupted
+    requirements = aggregate(outcome.results, settings, interrupted=interrupted)
     claim = settings.claimed_classes()
-    unresponsive = client.unresponsive()
+    unresponsive = tally.unresponsive
     if unreachable is None and unresponsive and any(req.outcome == "error" for req in requirements):
         errored = sum(1 for req in requirements if req.outcome == "error")
         unreachable = f"{unresponsive[0]}: {errored} requirement(s) could not be checked"
@@ -131,15 +145,27 @@ def _result(
         no_verdict=unreachable,
         select=settings.select,
     )
+    outcome = replace(outcome, unreachable=unreachable)
+    return scrub(_run_result(settings, options, outcome, requirements, decision), redactor)
+
+
+def _run_result(
+    settings: Settings,
+    options: RunOptions,
+    outcome: RunOutcome,
+    requirements: list[RequirementResult],
+    decision: Decision,
+) -> RunResult:
+    tally = outcome.tally
     return RunResult(
         verdict=decision.verdict,
-        error=unreachable or (decision.reason if decision.verdict == "error" else None),
+        error=outcome.unreachable or (decision.reason if decision.verdict == "error" else None),
         verdict_reason=decision.reason,
         classes=decision.classes,
-        claim=list(claim),
+        claim=list(settings.claimed_classes()),
         claim_narrowed=settings.claim is not None,
         select=settings.select,
-        interrupted=interrupted,
+        interrupted=outcome.interrupted,
         suite_version=__version__,
         spec_sha256=sha256_of(settings.spec_path or default_spec_path()),
         target={
@@ -151,24 +177,24 @@ def _result(
         },
         environment=settings.environment,
         reference_faults=list(settings.faults),
-        started_at=started.isoformat(timespec="seconds"),
+        started_at=outcome.started.isoformat(timespec="seconds"),
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         counts=count_outcomes(requirements),
         requirements=requirements,
         seed=settings.seed,
         max_examples=settings.max_examples,
         strict=settings.strict,
-        requests={**dict(client.requests_by_phase), "total": client.requests_sent},
-        status_coverage=dict(sorted(plugin.status_seen.items())),
-        tokens={"requests": len(plugin.tokens.obtained), "scope_sets": sorted(set(plugin.tokens.obtained))},
-        warnings=_warnings(requirements, settings, client, options) + client.redactor.warnings,
+        requests={**tally.requests, "total": tally.requests_sent},
+        status_coverage=dict(sorted(tally.status_seen.items())),
+        tokens={"requests": len(tally.tokens), "scope_sets": sorted(set(tally.tokens))},
+        warnings=_warnings(requirements, settings, tally, options) + tally.warnings,
         mode=run_mode(options, production_target(settings)),
         limits_hit={
-            "throttled_retries": client.throttled_responses,
-            "throttle_wait_s": round(client.throttle_wait_s, 1),
-            "truncated_bodies": client.truncated_bodies,
-            "budget_spent": client.budget_spent,
-            "unresponsive": client.unresponsive(),
+            "throttled_retries": tally.throttled_retries,
+            "throttle_wait_s": round(tally.throttle_wait_s, 1),
+            "truncated_bodies": tally.truncated_bodies,
+            "budget_spent": tally.budget_spent,
+            "unresponsive": tally.unresponsive,
         },
     )
 
@@ -337,7 +363,7 @@ def _not_run(claimed: bool, settings: Settings, interrupted: str | None) -> str:
 
 
 def _warnings(
-    requirements: list[RequirementResult], settings: Settings, client: Client, options: RunOptions
+    requirements: list[RequirementResult], settings: Settings, tally: RunTally, options: RunOptions
 ) -> list[str]:
     """What the report lists under warnings: failed SHOULD requirements (unless strict), then the bounds
     the run met."""
@@ -350,17 +376,18 @@ def _warnings(
         ]
     if options.insecure:
         warnings.append("TLS certificates were not verified (--insecure)")
-    if client.budget_spent:
-        warnings.append(f"the request budget ({client.limits.max_requests}, --max-requests) was spent")
-    warnings += client.unresponsive()
-    if client.truncated_bodies:
+    limits = options.limits
+    if tally.budget_spent:
+        warnings.append(f"the request budget ({limits.max_requests}, --max-requests) was spent")
+    warnings += tally.unresponsive
+    if tally.truncated_bodies:
         warnings.append(
-            f"{client.truncated_bodies} response body(ies) exceeded the {client.limits.max_body_bytes}-byte "
+            f"{tally.truncated_bodies} response body(ies) exceeded the {limits.max_body_bytes}-byte "
             "cap and were truncated (--max-body-bytes)"
         )
-    if client.throttled_responses:
+    if tally.throttled_retries:
         warnings.append(
-            f"the target throttled {client.throttled_responses} request(s); the run waited "
-            f"{client.throttle_wait_s:.1f} s as told by Retry-After and retried"
+            f"the target throttled {tally.throttled_retries} request(s); the run waited "
+            f"{tally.throttle_wait_s:.1f} s as told by Retry-After and retried"
         )
     return warnings
