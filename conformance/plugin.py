@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,20 +30,20 @@ import httpx
 import pytest
 
 from conformance import jsonbody
-from conformance.auth import BasicAuth, BearerAuth
+from conformance.auth import BasicAuth
 from conformance.catalogue import load_catalogue
 from conformance.checks import _support
-from conformance.checks._support import UNKNOWN_ASSIGNMENT_ID, UNKNOWN_ENROLMENT_ID
 from conformance.client import INFRASTRUCTURE_ERRORS, Client, RequestBudgetExhausted, describe_error
-from conformance.config import Credentials, FixtureEnrolment, Settings
+from conformance.config import FixtureEnrolment, Settings
 from conformance.results import CheckResult
-from conformance.skips import classify, needs_reason, skip_needing
-from conformance.spec import default_spec_path, load_spec
+from conformance.skips import classify, needs_reason
+from conformance.spec import default_spec_path
 from conformance.tally import RunTally
 from conformance.tokens import TokenProvider, TokenUnavailable
 
-_NOTES = pytest.StashKey[list[str]]()
+NOTES = pytest.StashKey[list[str]]()  # a check's notes (the note fixture)
 _PHASES = pytest.StashKey[dict[str, "_Phase"]]()
+RUN = pytest.StashKey["ConformancePlugin"]()  # the session's run, for conformance.fixtures
 CHECKS_DIR = Path(_support.__file__).parent
 
 
@@ -142,6 +142,8 @@ class ConformancePlugin:
     # --- pytest hooks ----------------------------------------------------
 
     def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[RUN] = self
+        config.pluginmanager.import_plugin("conformance.fixtures")  # the fixtures checks ask for
         if not config.pluginmanager.is_registered(_support):
             config.pluginmanager.register(_support)  # the fixtures checks share
         config.addinivalue_line("markers", "requirement(id): the catalogue requirement a check enforces")
@@ -249,117 +251,9 @@ class ConformancePlugin:
             message=message,
             duration_s=round(duration, 4),
             exchanges=exchanges[-6:],
-            notes=item.stash.get(_NOTES, []),
+            notes=item.stash.get(NOTES, []),
             needs=needs,
         )
-
-    # --- fixtures ----------------------------------------------------------
-
-    @pytest.fixture(scope="session", name="settings")
-    def settings_fixture(self) -> Settings:
-        """The run's settings."""
-        return self.settings
-
-    @pytest.fixture(scope="session", name="client")
-    def client_fixture(self) -> Client:
-        """The bounded, recording HTTP client."""
-        return self.client
-
-    @pytest.fixture(scope="session", name="tokens")
-    def tokens_fixture(self) -> TokenProvider:
-        """Obtains (and caches) access tokens."""
-        return self.tokens
-
-    @pytest.fixture(scope="session")
-    def tenant(self) -> Credentials:
-        """The first tenant's credentials."""
-        return self.settings.tenant
-
-    @pytest.fixture(scope="session")
-    def basic(self) -> BasicAuth:
-        """Valid Basic credentials of the first tenant."""
-        return BasicAuth(self.settings.tenant)
-
-    @pytest.fixture(scope="session")
-    def other_tenant(self) -> Credentials:
-        """The other tenant's credentials; checks that need them are skipped without them."""
-        if self.settings.other_tenant is None:
-            skip_needing("credentials.other_tenant", "no other tenant configured")
-        return self.settings.other_tenant
-
-    @pytest.fixture(scope="session")
-    def bearer(self) -> Callable[..., BearerAuth]:
-        """bearer("api/read", ...) -> a valid BearerAuth for that scope set (one token per set per run)."""
-
-        def get(*scopes: str, webhooks: bool = False, credentials: Credentials | None = None) -> BearerAuth:
-            if self.settings.target.token_url is None and not webhooks:
-                skip_needing("target.token_url", "OAuth 2.0 checks need the token endpoint")
-            return self.tokens.token(credentials or self.settings.tenant, scopes, webhooks=webhooks).auth()
-
-        return get
-
-    @pytest.fixture(scope="session")
-    def known_enrolment(self) -> FixtureEnrolment:
-        """The first fixture enrolment, or well-formed IDs of an unknown one when none is configured.
-
-        For checks whose expected answer does not depend on the record existing (401, 422 ...).
-        """
-        if self.settings.fixtures:
-            return self.settings.fixtures[0]
-        return FixtureEnrolment(UNKNOWN_ASSIGNMENT_ID, UNKNOWN_ENROLMENT_ID)
-
-    @pytest.fixture(scope="session")
-    def first_enrolment(self) -> FixtureEnrolment:
-        """The first fixture enrolment, for checks that need a record that exists; skipped when none is."""
-        if not self.settings.fixtures:
-            skip_needing("fixtures.enrolments", "needs an enrolment that exists")
-        return self.settings.fixtures[0]
-
-    @pytest.fixture
-    def enrolment_read(self, enrolment: FixtureEnrolment) -> EnrolmentRead:
-        """The fixture enrolment's 200 body; checks on the body are skipped when it cannot be read."""
-        read = self.read(enrolment)
-        if read.body is None:
-            pytest.skip(
-                f"needs the 200 JSON body of {enrolment.label}; "
-                f"the target answered {read.response.status_code} "
-                "(see AUTH-001 and SCHEMA-001)"
-            )
-        return read
-
-    @pytest.fixture
-    def enrolment_response(self, enrolment: FixtureEnrolment) -> httpx.Response:
-        """The response to the run's one Basic read of the fixture enrolment, whatever its status."""
-        return self.read(enrolment).response
-
-    @pytest.fixture(scope="session")
-    def all_enrolment_reads(self) -> list[EnrolmentRead]:
-        """Every fixture enrolment's read (the same once-per-run reads); skipped when none is configured."""
-        if not self.settings.fixtures:
-            skip_needing("fixtures.enrolments", "no fixture enrolments configured")
-        return [self.read(fixture) for fixture in self.settings.fixtures]
-
-    @pytest.fixture
-    def note(self, request: pytest.FixtureRequest) -> Callable[[str], None]:
-        """note(text): record a finding that does not fail the check (it is shown in the report)."""
-        notes = request.node.stash.setdefault(_NOTES, [])
-        return notes.append
-
-    @pytest.fixture(scope="session")
-    def unsafe_methods(self) -> None:
-        """Skips the check unless the user opted in to sending methods other than GET and HEAD."""
-        if not self.allow_unsafe_methods:
-            skip_needing("--allow-unsafe-methods", "sends methods other than GET/HEAD to the API")
-
-    @pytest.fixture(scope="session")
-    def spec(self) -> dict[str, Any]:
-        """The OpenAPI document the run checks against (--spec, or the bundled one)."""
-        return load_spec(self.spec_path)
-
-    @pytest.fixture(scope="session")
-    def now(self) -> datetime:
-        """The run's start time (UTC), the reference for 'in the past' and 'in the future'."""
-        return self.started
 
 
 def is_check(item: pytest.Item) -> bool:
