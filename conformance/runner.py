@@ -41,7 +41,7 @@ from conformance.results import (
 )
 from conformance.spec import default_spec_path, sha256_of
 from conformance.tally import RunTally
-from conformance.verdict import Decision, decide, requirement_outcome
+from conformance.verdict import Decision, decide, requirement_outcome, selection_flags
 
 CHECKS_PACKAGE = "conformance.checks"
 
@@ -358,7 +358,7 @@ def _not_run(claimed: bool, settings: Settings, interrupted: str | None) -> str:
     if interrupted:
         return f"not run: the run was interrupted ({interrupted})"
     if settings.select:
-        return f"not selected (-k {settings.select})"
+        return f"not selected ({selection_flags(settings.select)})"
     return "no check ran"
 
 

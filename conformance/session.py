@@ -93,17 +93,21 @@ class ConformanceSession:
             limits, max_requests=budget, max_rps=limits.max_rps / workers if limits.max_rps else None
         )
 
+    @property
+    def decides(self) -> bool:
+        """Whether this process ends the run: not a pytest-xdist worker, and not a --collect-only listing."""
+        return self.workerinput is None and not self.config.option.collectonly
+
     @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts its workers
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """One request to see that the target answers; if not, the run's verdict is error (exit 3)."""
-        if self.workerinput is not None:
+        if not self.decides:
             return
         self.unreachable = preflight(self.client)
         if self.unreachable is not None:
-            self._finish(interrupted=None)
-            pytest.exit(
-                f"conformance: {verdict_line(self.result)}: {printable(self.unreachable)}", returncode=3
-            )
+            result = self._finish(interrupted=None)
+            reason = f"{verdict_line(result)}: {printable(self.unreachable)}"
+            pytest.exit(f"conformance: {reason} (reports in {self.settings.reports_dir})", returncode=3)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: object, error: object) -> None:
@@ -113,19 +117,23 @@ class ConformanceSession:
             self.workers_tally = self.workers_tally.merged(RunTally(**data))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """A worker hands its tally on; the controller decides, writes the reports, sets the exit status."""
+        """A worker hands its tally on; the controller decides, writes the reports, sets the exit status
+        (pytest's own when interrupted)."""
         if self.workerinput is not None:
             self.config.workeroutput[_TALLY] = asdict(self.plugin.tally())  # type: ignore[attr-defined]
+        if not self.decides:
             return
-        self._finish(interrupted="SIGINT" if exitstatus == pytest.ExitCode.INTERRUPTED else None)
-        assert self.result is not None
-        session.exitstatus = max(int(exitstatus), VERDICT_EXIT[self.result.verdict])
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        result = self._finish(interrupted="SIGINT" if interrupted else None)
+        if not interrupted:
+            session.exitstatus = max(int(exitstatus), VERDICT_EXIT[result.verdict])
 
-    def _finish(self, interrupted: str | None) -> None:
+    def _finish(self, interrupted: str | None) -> RunResult:
         tally = self.plugin.tally().merged(self.workers_tally)
         outcome = RunOutcome(self.plugin.results, tally, self.plugin.started, self.unreachable, interrupted)
         self.result = run_result(self.settings, self.options, outcome, self.client.redactor)
         self.paths = write_reports(self.result, self.settings.reports_dir)
+        return self.result
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """The CLI's summary, ending with its verdict line."""
@@ -141,6 +149,5 @@ class ConformanceSession:
 
 def _selection(config: pytest.Config) -> str | None:
     """The session's -k and -m selection: like the CLI's -k, it makes the verdict at best incomplete."""
-    markexpr = config.option.markexpr
-    chosen = [config.option.keyword, f"-m {markexpr}" if markexpr else ""]
-    return " ".join(part for part in chosen if part) or None
+    flags = (("-k", config.option.keyword), ("-m", config.option.markexpr))
+    return " ".join(f"{flag} {value}" for flag, value in flags if value) or None

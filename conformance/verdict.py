@@ -133,7 +133,12 @@ def decide(
 
 def selection_reason(select: str) -> str:
     """Why a -k selection is at best incomplete."""
-    return f"a selection (-k {select}) verifies no class in full: it is a debugging run"
+    return f"a selection ({selection_flags(select)}) verifies no class in full: it is a debugging run"
+
+
+def selection_flags(select: str) -> str:
+    """A selection as its flags: the CLI's -k expression, or the flags a pytest session gave ("-m ...")."""
+    return select if select.startswith("-") else f"-k {select}"
 
 
 def _judge_requirements(

@@ -86,6 +86,7 @@ def test_a_failed_should_is_a_warning_unless_strict(tmp_path: Path, should_fault
     # a selection is at best incomplete (4); the SHOULD failure is an xfail, not a pytest failure
     assert proc.returncode == 4, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert results["verdict"] == "incomplete" and results["select"] == '-m area(id="AUTH")'
+    assert results["verdict_reason"].startswith('a selection (-m area(id="AUTH")) verifies no class')
     assert "XFAIL" in proc.stdout and "AUTH-009 (SHOULD) failed" in proc.stdout
     assert any(w.startswith("AUTH-009 (SHOULD) failed") for w in results["warnings"])
     ran = {req["id"] for req in results["requirements"] if req["checks"]}
@@ -94,6 +95,24 @@ def test_a_failed_should_is_a_warning_unless_strict(tmp_path: Path, should_fault
     proc, results = run_pytest(tmp_path, config, *area, "--conformance-strict", env=should_fault.environ)
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert results["verdict"] == "fail" and "AUTH-009" in results["verdict_reason"]
+
+
+def test_the_request_budget_holds_across_workers(tmp_path: Path, target: ReferenceServer) -> None:
+    config = write_config(tmp_path, target.endpoints)
+    budget = ["--conformance-max-requests", "41", "-m", 'area(id="AUTH") or area(id="ERR")']
+    proc, results = run_pytest(tmp_path, config, "-n", "2", *budget, env=target.environ)
+    assert proc.returncode == 4, proc.stdout[-3000:] + proc.stderr[-2000:]
+    # the controller's preflight and 20 requests per worker at most
+    assert results["requests"]["total"] <= 41 and results["limits_hit"]["budget_spent"]
+    assert results["mode"]["max_requests"] == 41
+
+
+def test_collect_only_lists_the_checks_and_sends_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path, Endpoints.at("127.0.0.1", 9))  # nothing may be sent
+    env = {"ENROLMENT_API_SECRET": "x" * 24, "ENROLMENT_OTHER_API_SECRET": "y" * 24}
+    proc, results = run_pytest(tmp_path, config, "--collect-only", "-q", env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "auth.py::check_" in proc.stdout and results == {}
 
 
 def test_a_failed_must_fails_the_session(tmp_path: Path) -> None:
