@@ -10,51 +10,51 @@ other session. The conformance modules are imported only when it is switched on.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+
+# The session's options, as the CLI's `run` flags of the same name (without the prefix).
+OPTIONS: dict[str, dict[str, Any]] = {
+    "--conformance-config": {
+        "metavar": "FILE",
+        "help": "Run the conformance checks (pytest --pyargs conformance.checks) against the target of "
+        "this TOML config; secrets come from the environment variables it names.",
+    },
+    "--conformance-reports": {
+        "metavar": "DIR",
+        "default": "reports",
+        "help": "Where results.json, report.html and junit.xml go [default: reports].",
+    },
+    "--conformance-claim": {"metavar": "CLASSES", "help": "Narrow the claim (e.g. core,oauth)."},
+    "--conformance-strict": {"action": "store_true", "help": "A failed SHOULD fails the run."},
+    "--conformance-max-requests": {
+        "metavar": "N",
+        "type": int,
+        "default": 2000,
+        "help": "Request budget of the whole run, shared out among xdist workers [default: 2000].",
+    },
+    "--conformance-max-rps": {
+        "metavar": "R",
+        "type": float,
+        "help": "Requests per second of the whole run, shared out among xdist workers; 0: unlimited "
+        "[default: 20].",
+    },
+    "--conformance-allow-unsafe-methods": {
+        "action": "store_true",
+        "help": "Also send POST, PUT, PATCH and DELETE to the API (the methods class). Off: read-only.",
+    },
+    "--conformance-confirm-production": {
+        "action": "store_true",
+        "help": "Required to run against a production environment or host.",
+    },
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("enrolment-conformance", "enrolment-conformance (the conformance checks)")
-    group.addoption(
-        "--conformance-config",
-        metavar="FILE",
-        help="Run the conformance checks (pytest --pyargs conformance.checks) against the target of this "
-        "TOML config; secrets come from the environment variables it names.",
-    )
-    group.addoption(
-        "--conformance-reports",
-        metavar="DIR",
-        default="reports",
-        help="Where results.json, report.html and junit.xml go [default: reports].",
-    )
-    group.addoption("--conformance-claim", metavar="CLASSES", help="Narrow the claim (e.g. core,oauth).")
-    group.addoption(
-        "--conformance-strict", action="store_true", help="A failed SHOULD fails the run (else a warning)."
-    )
-    group.addoption(
-        "--conformance-max-requests",
-        metavar="N",
-        type=int,
-        default=2000,
-        help="Request budget of the whole run, shared out among xdist workers [default: 2000].",
-    )
-    group.addoption(
-        "--conformance-max-rps",
-        metavar="R",
-        type=float,
-        help="Requests per second of the whole run, shared out among xdist workers; 0: unlimited "
-        "[default: 20].",
-    )
-    group.addoption(
-        "--conformance-allow-unsafe-methods",
-        action="store_true",
-        help="Also send POST, PUT, PATCH and DELETE to the API (the methods class). Off: read-only.",
-    )
-    group.addoption(
-        "--conformance-confirm-production",
-        action="store_true",
-        help="Required to run against a production environment or host.",
-    )
+    for flag, settings in OPTIONS.items():
+        group.addoption(flag, **settings)
 
 
 def pytest_configure(config: pytest.Config) -> None:

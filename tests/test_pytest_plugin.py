@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from misbehaving import GUARD_DIR
 
 from conformance.reference.server import TENANT_A, TENANT_B, Endpoints, Fixtures, ReferenceServer, config_toml
 
@@ -31,9 +32,8 @@ def run_pytest(
     command += ["--conformance-config", str(config), "--conformance-reports", str(reports)]
     command += ["--conformance-max-rps", "0", *args]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "ENROLMENT_"))}
-    proc = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**clean, **env}
-    )
+    env = {**clean, **env, "PYTHONPATH": str(GUARD_DIR)}  # loopback only
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     results = reports / "results.json"
     return proc, json.loads(results.read_text()) if results.exists() else {}
 
