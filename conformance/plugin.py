@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,8 +86,10 @@ class ConformancePlugin:
         *,
         allow_unsafe_methods: bool = False,
         checks_dir: Path = CHECKS_DIR,
+        on_result: Callable[[CheckResult], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.on_result = on_result  # told of each finished check instance (live progress)
         self.client = client
         self.tokens = TokenProvider(client, settings.target)
         self.allow_unsafe_methods = allow_unsafe_methods
@@ -190,7 +192,8 @@ class ConformancePlugin:
             item.add_marker(pytest.mark.area(id=entry.area))
             item.extra_keyword_matches.update({requirement, requirement.split("-")[0]})
             item.user_properties += [("requirement", requirement), ("level", entry.level)]
-            (kept if entry.conformance_class in claim else deselected).append(item)
+            wanted = entry.conformance_class in claim and self.settings.selects(requirement)
+            (kept if wanted else deselected).append(item)
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = kept
@@ -221,6 +224,8 @@ class ConformancePlugin:
         data = getattr(report, "conformance_result", None)
         if data is not None:
             self.results.append(CheckResult.from_dict(data))
+            if self.on_result is not None:
+                self.on_result(self.results[-1])
 
     def _is_warning(self, item: pytest.Item) -> bool:
         return not self.settings.strict and self.catalogue[requirement_of(item)].level == "SHOULD"

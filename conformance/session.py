@@ -25,6 +25,7 @@ from pathlib import Path
 import click
 import pytest
 
+from conformance.catalogue import load_catalogue
 from conformance.cli import DEFAULT_MAX_RPS, VERDICT_EXIT, _check_output_paths, _claimed
 from conformance.client import ClientLimits
 from conformance.config import ConfigError, Overrides, Settings, load_settings
@@ -32,7 +33,8 @@ from conformance.console import print_summary, printable, verdict_line
 from conformance.plugin import ConformancePlugin
 from conformance.reports import write_reports
 from conformance.results import RunResult
-from conformance.runner import RunOptions, RunOutcome, open_client, preflight, refuse_unsafe_run, run_result
+from conformance.runner import RunOptions, RunOutcome, checked_usable, open_client, preflight, run_result
+from conformance.selection import Selection
 from conformance.tally import RunTally
 
 _TALLY = "conformance_tally"  # the key of a worker's tally in its xdist workeroutput
@@ -65,7 +67,8 @@ class ConformanceSession:
                 reports_dir=Path(option("conformance_reports")),
                 strict=option("conformance_strict"),
                 claim=_claimed(option("conformance_claim")),
-                select=_selection(config),
+                select=config.option.keyword or None,  # pytest's own -k, as the CLI's
+                only=_marker_selection(config.option.markexpr),
             )
             _check_output_paths(overrides.reports_dir, None)
             settings = load_settings(Path(option("conformance_config")), overrides)
@@ -77,7 +80,7 @@ class ConformanceSession:
                 allow_unsafe_methods=option("conformance_allow_unsafe_methods"),
                 production_confirmed=option("conformance_confirm_production"),
             )
-            refuse_unsafe_run(settings, options)
+            checked_usable(settings, options)
         except (ConfigError, click.ClickException) as exc:
             message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
             pytest.exit(f"conformance: {message}", returncode=2)
@@ -147,7 +150,7 @@ class ConformanceSession:
         self.client.close()
 
 
-def _selection(config: pytest.Config) -> str | None:
-    """The session's -k and -m selection: like the CLI's -k, it makes the verdict at best incomplete."""
-    flags = (("-k", config.option.keyword), ("-m", config.option.markexpr))
-    return " ".join(f"{flag} {value}" for flag, value in flags if value) or None
+def _marker_selection(markexpr: str) -> Selection | None:
+    """The session's -m, for the verdict's words: like -k, it makes a run at best incomplete. pytest
+    deselects by it; the Selection itself keeps every requirement."""
+    return Selection(frozenset(load_catalogue()), f"-m {markexpr}") if markexpr else None

@@ -92,9 +92,12 @@ def test_a_failed_should_is_a_warning_unless_strict(tmp_path: Path, should_fault
     ran = {req["id"] for req in results["requirements"] if req["checks"]}
     assert ran and all(req_id.startswith("AUTH-") for req_id in ran)
 
-    proc, results = run_pytest(tmp_path, config, *area, "--conformance-strict", env=should_fault.environ)
-    assert proc.returncode == 1, proc.stdout[-3000:]
+    strict, results = run_pytest(tmp_path, config, *area, "--conformance-strict", env=should_fault.environ)
+    assert strict.returncode == 1, strict.stdout[-3000:]
     assert results["verdict"] == "fail" and "AUTH-009" in results["verdict_reason"]
+    assert "FAILED" in strict.stdout and "AUTH-009" in strict.stdout  # pytest's failure text, masked
+    outputs = proc.stdout + proc.stderr + strict.stdout + strict.stderr
+    assert not [secret for secret in SECRETS.values() if secret in outputs]
 
 
 def test_the_request_budget_holds_across_workers(tmp_path: Path, target: ReferenceServer) -> None:
