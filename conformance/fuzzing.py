@@ -401,24 +401,28 @@ class Fuzzer:
                 self._probe_auth(session, request, inputs, label, invalid)
 
     def _verdicts(self, mode: str, case: Case, response: httpx.Response) -> list[tuple[str, str]]:
-        """(check, what it found) for each schemathesis check the response fails, one check at a time.
+        """(check, what it found) for each schemathesis check the response fails.
 
-        A JSON body nested too deep to be usable (conformance.jsonbody) fails the schema check with that
-        finding; it is not handed to schemathesis, whose parser would hit Python's recursion limit.
+        The checks are run together first; only a response that fails some is judged again one check
+        at a time, to attribute each failure to its check. A JSON body nested too deep to be usable
+        (conformance.jsonbody) fails the schema check with that finding; it is not handed to
+        schemathesis, whose parser would hit Python's recursion limit.
         """
         unusable = _unusable_json(response)
         converted = schemathesis.Response.from_any(self._as_documented_json(response))
-        found: list[tuple[str, str]] = []
-        for name, check in _CHECK_FUNCTIONS.items():
-            if name == "negative_data_rejection" and mode != "negative":
-                continue
-            if name == SCHEMA_CHECK and unusable:
-                found.append((name, unusable))
-                continue
-            try:
-                case.validate_response(converted, checks=[check])
-            except FailureGroup as group:
-                found.append((name, "; ".join(_summary(failure) for failure in group.exceptions)))
+        checks = {
+            name: check
+            for name, check in _CHECK_FUNCTIONS.items()
+            if (mode == "negative" or name != "negative_data_rejection")
+            and not (unusable and name == SCHEMA_CHECK)
+        }
+        found = [(SCHEMA_CHECK, unusable)] if unusable else []
+        if _failures(case, converted, list(checks.values())) is None:
+            return found
+        for name, check in checks.items():
+            failures = _failures(case, converted, [check])
+            if failures is not None:
+                found.append((name, failures))
         return found
 
     def _as_documented_json(self, response: httpx.Response) -> httpx.Response:
@@ -461,6 +465,15 @@ class Fuzzer:
         exchange = response.extensions.get("exchange")
         response.elapsed = timedelta(milliseconds=exchange.elapsed_ms if exchange else 0.0)
         return response
+
+
+def _failures(case: Case, response: schemathesis.Response, checks: list[Any]) -> str | None:
+    """What the checks find wrong with the response to the case, or None."""
+    try:
+        case.validate_response(response, checks=checks)
+    except FailureGroup as group:
+        return "; ".join(_summary(failure) for failure in group.exceptions)
+    return None
 
 
 def _unusable_json(response: httpx.Response) -> str | None:
