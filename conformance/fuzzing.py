@@ -71,7 +71,7 @@ A JSON body nested too deep to be usable (:mod:`conformance.jsonbody`) fails
 FUZZ-004 with that finding rather than breaking the check.
 
 What the two libraries do not offer publicly is reached through
-:mod:`conformance.fuzz_internals`, one function per use.
+:mod:`conformance.internals`, one function per use.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ from schemathesis.config import (
 )
 from schemathesis.errors import FailureGroup
 
-from conformance import case_cache, fuzz_internals, jsonbody
+from conformance import case_cache, internals, jsonbody
 from conformance.auth import Auth
 from conformance.client import INFRASTRUCTURE_ERRORS, Client, UnsafeRequest
 from conformance.config import FixtureEnrolment
@@ -132,9 +132,7 @@ CHECKS: dict[str, str] = {
     "FUZZ-005": "negative_data_rejection",
     "FUZZ-006": IGNORED_AUTH,
 }
-_CHECK_FUNCTIONS = fuzz_internals.check_functions(
-    tuple(name for name in CHECKS.values() if name != IGNORED_AUTH)
-)
+_CHECK_FUNCTIONS = internals.check_functions(tuple(name for name in CHECKS.values() if name != IGNORED_AUTH))
 
 
 class Request(NamedTuple):
@@ -327,9 +325,9 @@ class Fuzzer:
             )
             parts = case_cache.load(key)
             if parts is None:
-                parts = [fuzz_internals.case_parts(case) for case in self._generate(mode)]
+                parts = [internals.case_parts(case) for case in self._generate(mode)]
                 case_cache.store(key, parts)
-            self._cases[mode] = [fuzz_internals.rebuild_case(self.operation, part) for part in parts]
+            self._cases[mode] = [internals.rebuild_case(self.operation, part) for part in parts]
         return self._cases[mode]
 
     def _generate(self, mode: str) -> list[Case]:
@@ -349,7 +347,7 @@ class Fuzzer:
         def collect(case: Case) -> None:
             cases.append(case)
 
-        with fuzz_internals.hypothesis_home(case_cache.cache_dir() / "hypothesis"):
+        with internals.hypothesis_home(case_cache.cache_dir() / "hypothesis"):
             strategy = self.operation.as_strategy(
                 generation_mode=MODES[mode], headers={AUTHORIZATION: AUTH_PLACEHOLDER}
             )
@@ -364,7 +362,7 @@ class Fuzzer:
         url = f"{self.client.base_url}/{PATH_DECODER_PROBE}"
         note = "FUZZ: does the server refuse backslashes and control characters in paths before routing?"
         response = self.client.request("GET", url, note=note, reuse=True)
-        self.safe_paths_only = fuzz_internals.adapt_to_path_decoder(self.operation, response)
+        self.safe_paths_only = internals.adapt_to_path_decoder(self.operation, response)
 
     def _fixture_case(self, fixture: FixtureEnrolment) -> Case:
         return self.operation.Case(
@@ -432,7 +430,7 @@ class Fuzzer:
         if not received.endswith("+json"):
             return response
         converted = schemathesis.Response.from_any(response)
-        documented = set(map(media_type, fuzz_internals.documented_media_types(self.operation, converted)))
+        documented = set(map(media_type, internals.documented_media_types(self.operation, converted)))
         if received in documented or "application/json" not in documented:
             return response
         relabelled = httpx.Response(response.status_code, content=response.content, request=response.request)

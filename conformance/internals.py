@@ -1,11 +1,13 @@
-"""The suite's only uses of schemathesis and hypothesis beyond their public API: one function each.
+"""The suite's only uses of its dependencies' private APIs (schemathesis, hypothesis, pytest): one
+function each.
 
-Everything else in :mod:`conformance.fuzzing` uses what the two libraries document
-(``schemathesis.openapi.from_dict``, ``schema[path][method]``, ``operation.as_strategy``,
-``operation.Case``, ``case.validate_response``, ``schemathesis.config``, ``hypothesis.given``).
-What they do not offer publicly is reached here, each in one function, and
-``tests/test_fuzz_internals.py`` exercises every one of them, so an upgrade that moves or
-changes one fails that test by name instead of quietly changing what a run judges.
+Everything else uses what the libraries document: :mod:`conformance.fuzzing` uses
+``schemathesis.openapi.from_dict``, ``schema[path][method]``, ``operation.as_strategy``,
+``operation.Case``, ``case.validate_response``, ``schemathesis.config`` and
+``hypothesis.given``; the runner uses ``pytest.main``. What they do not offer publicly is
+reached here, each in one function that imports what it uses, and ``tests/test_internals.py``
+exercises every one of them, so an upgrade that moves or changes one fails that test by name
+instead of quietly changing what a run does.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from schemathesis import APIOperation, Case, Response
+if TYPE_CHECKING:
+    import httpx
+    from schemathesis import APIOperation, Case, Response
 
 CheckFunction = Callable[..., bool | None]
 
@@ -85,3 +88,15 @@ def hypothesis_home(directory: Path) -> Iterator[None]:
         yield
     finally:
         set_hypothesis_home_dir(previous)
+
+
+def keyword_expression_error(expression: str) -> str | None:
+    """Why pytest cannot parse expression as a -k expression, or None when it can (pytest has no
+    public parser for it; it would otherwise say so only once the run has started)."""
+    from _pytest.mark.expression import Expression
+
+    try:
+        Expression.compile(expression)
+    except SyntaxError as exc:
+        return exc.msg or str(exc)
+    return None
