@@ -228,6 +228,8 @@ def run_checks(plugin: ConformancePlugin, settings: Settings, package: str = CHE
     # --assert=plain: checks fail with CheckFailed, never bare asserts; and with python_files = *.py
     # assertion rewriting would recompile every module imported during collection (seconds per run).
     args += ["-p", "no:terminal", "--assert=plain"]
+    # no:unraisableexception: its full garbage collections at exit cost ~0.3 s each, for warnings never shown
+    args += ["-p", "no:unraisableexception"]
     if settings.select:
         args += ["-k", settings.select]
     with _isolated_pytest_environment():

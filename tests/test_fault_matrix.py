@@ -15,8 +15,10 @@ too. (The verdict -> exit code mapping is tests/test_run.py's.)
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import re
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from secrets import token_urlsafe
 
 import pytest
 
+import conformance.checks
 from conformance.catalogue import load_catalogue
 from conformance.client import ClientLimits
 from conformance.config import Credentials, FixtureEnrolment, Settings, Target
@@ -34,7 +37,7 @@ from conformance.reference.data import TENANT_A, TENANT_B
 from conformance.reference.faults import CATALOGUE, FAULTS, UnknownFault, checked
 from conformance.reference.mutations import RECORD_FAULTS
 from conformance.reference.server import SECRET_ENVS, Endpoints, Fixtures
-from conformance.runner import RunOptions, execute
+from conformance.runner import CHECKS_PACKAGE, RunOptions, execute
 
 CLEAN = "(clean)"
 MAX_EXAMPLES = 25  # FUZZ faults trigger on every malformed ID, so a short generation finds them
@@ -100,13 +103,36 @@ class SwitchedTarget:
         )
 
 
+def check_modules() -> dict[str, str]:
+    """requirement ID -> the check module whose checks are marked with it (read from the marks)."""
+    found: dict[str, str] = {}
+    for info in pkgutil.iter_modules(conformance.checks.__path__):
+        module = importlib.import_module(f"{CHECKS_PACKAGE}.{info.name}")
+        for name, check in vars(module).items():
+            marks = getattr(check, "pytestmark", []) if name.startswith("check_") else []
+            for mark in marks:
+                params = mark.args[1] if mark.name == "parametrize" and len(mark.args) > 1 else ()
+                for requirement in [mark, *(m for p in params for m in getattr(p, "marks", ()))]:
+                    if requirement.name == "requirement":
+                        found[requirement.kwargs["id"]] = module.__name__
+    return found
+
+
+CHECK_MODULES = check_modules()
+
+
 def _run_with(target: SwitchedTarget, name: str) -> MatrixRow:
-    """A full run for the clean target and benign variants; the declared requirements' checks for a fault."""
+    """A full run for the clean target and benign variants. For a fault, a run of its declared
+    requirements' checks (-k), collected from their module alone when they share one."""
     fault = FAULTS.get(name)
     faults = (name,) if fault else ()
     select = " or ".join(fault.requirements) if fault and not fault.benign else None
+    modules = {CHECK_MODULES.get(req, CHECKS_PACKAGE) for req in fault.requirements} if select else set()
+    package = modules.pop() if len(modules) == 1 else CHECKS_PACKAGE
     target.switch(faults)
-    options = RunOptions(limits=ClientLimits(max_requests=None), allow_unsafe_methods=True)
+    options = RunOptions(
+        limits=ClientLimits(max_requests=None), allow_unsafe_methods=True, checks_package=package
+    )
     result = execute(target.settings(faults, select), options)
     outcomes = {r.id: r.outcome for r in result.requirements}
     return MatrixRow(
@@ -178,6 +204,10 @@ def test_fault_is_caught_by_its_declared_requirements(matrix: dict[str, MatrixRo
 def test_every_requirement_is_proven_by_a_real_fault() -> None:
     declared = {req for fault in CATALOGUE if not fault.benign for req in fault.requirements}
     assert set(load_catalogue()) - declared == set()
+
+
+def test_every_requirement_has_a_check_module() -> None:
+    assert set(load_catalogue()) - set(CHECK_MODULES) == set()
 
 
 def test_declared_requirements_exist() -> None:
