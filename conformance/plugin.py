@@ -121,9 +121,11 @@ class ConformancePlugin:
                 raise pytest.UsageError(f"check {item.nodeid} names an unknown requirement: {found}")
             item.extra_keyword_matches.update({requirement, requirement.split("-")[0]})
             (kept if catalogue[requirement].conformance_class in claim else deselected).append(item)
+        # generated requests last, so that one identical to a hand-written probe reuses its answer
+        kept.sort(key=lambda item: catalogue[requirement_of(item) or ""].conformance_class == "generated")
         if deselected:
             config.hook.pytest_deselected(items=deselected)
-            items[:] = kept
+        items[:] = kept
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:

@@ -66,3 +66,11 @@ def test_large_answers_are_not_remembered() -> None:
     client.request("GET", f"{BASE_URL}/x")
     client.request("GET", f"{BASE_URL}/x", reuse=True)
     assert len(sent) == 2 and len(client.memo) == 0
+
+
+def test_a_reused_answer_is_evidence_of_the_check_that_reused_it() -> None:
+    client, _ = client_and_log()
+    client.request("GET", f"{BASE_URL}/x", note="first check")
+    (first,) = client.recorder.take()
+    client.request("GET", f"{BASE_URL}/x", reuse=True)
+    assert client.recorder.take() == [first]

@@ -144,7 +144,7 @@ class Client:
         """Send one request within the run's bounds, retrying throttled answers, and record it.
 
         reuse: a request identical to one already answered in this run is not sent again; the
-        remembered answer (``_memo``) is returned, and nothing is recorded.
+        remembered answer (``_memo``) is returned, its exchange recorded again as this check's evidence.
 
         secrets_in names the secrets an answer hands out (a token endpoint's tokens): they are
         masked before the exchange is recorded.
@@ -158,6 +158,7 @@ class Client:
         breaker = self._breakers["token" if phase == "token" else "api"]
         request = self._build(method, url, auth, headers, params, data)
         if reuse and (remembered := self.memo.get(request)) is not None:
+            self.recorder.record(remembered.extensions["exchange"])  # evidence of this check too
             return remembered
         for attempt in range(self.limits.max_retries + 1):
             breaker.check()
