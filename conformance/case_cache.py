@@ -6,8 +6,8 @@ So the cases of one generation mode are stored in the user's cache directory
 (``platformdirs``; ``ENROLMENT_CONFORMANCE_CACHE_DIR`` overrides it) under a
 digest of: the document schemathesis works from (its ``servers`` aside, which
 only say where requests go), the mode, ``--seed``, ``--max-examples``, whether
-generation left unsafe path characters out, and the versions of the suite,
-schemathesis and hypothesis. A run with the same inputs reads them back instead
+generation left unsafe path characters out, a digest of the generating code,
+and the versions of the suite, schemathesis and hypothesis. A run with the same inputs reads them back instead
 of generating them again.
 
 The cache can only cost time, never change a verdict: an entry that is missing,

@@ -77,9 +77,11 @@ What the two libraries do not offer publicly is reached through
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -114,6 +116,11 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 # The path schemathesis's UnsafePathDecoder probe requests: a backslash and control characters.
 PATH_DECODER_PROBE = "schemathesis-probe%5C%1B%01"
 KEPT_FINDINGS = 1  # findings of one check kept with their response per session (the rest are counted)
+# The code that decides what is generated (this module's settings and the internals it uses): an edit
+# to either makes cached cases stale, whatever the version number says.
+GENERATION_CODE = hashlib.sha256(
+    Path(__file__).read_bytes() + Path(internals.__file__).read_bytes()
+).hexdigest()
 
 
 def _summary(failure: BaseException) -> str:
@@ -322,6 +329,7 @@ class Fuzzer:
                 seed=self.seed,
                 max_examples=self.max_examples,
                 safe_paths_only=self.safe_paths_only,
+                code=GENERATION_CODE,
             )
             parts = case_cache.load(key)
             if parts is None:
