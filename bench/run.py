@@ -7,8 +7,8 @@ On one loopback reference target it measures:
 1. a full default ``enrolment-conformance run`` (start to exit, target startup included): the first run
    with an empty case cache, then the median of --runs with the cache warm (conformance.case_cache), with
    the CPU time they took and the machine's load average (a loaded machine stretches wall time, not CPU);
-2. the peak RSS of a default run, and of a full-budget run (--max-requests 2000 spent) against a loopback
-   target answering every request with a ~1 MB body (the evidence and the fuzzer must stay bounded);
+2. the peak RSS of a default run, and of a run sending about the default budget's 2000 requests to a
+   loopback target answering every request with a ~1 MB body (evidence and fuzzer must stay bounded);
 3. the schemathesis CLI (``st run``) on the same spec and target, same checks, same examples per mode,
    for each mode with Basic and with a bearer token (the suite's FUZZ phase covers both schemes);
 4. a plain httpx loop of GET requests (the raw throughput of the target), the same loop through the
@@ -71,7 +71,10 @@ MEASURED = (
     "sys.exit(p.returncode)"
 )
 LARGE_BODY = 990_000  # bytes: under the default 1 MB cap, so every body is read whole
-BUDGET_EXAMPLES = 760  # per mode: four sessions of these (about 80% distinct) spend the budget
+# Per mode: four sessions of these (about 80% distinct) send about the default budget's 2000 requests; the
+# budget is raised to what the run estimates up front, so that the estimate does not refuse it.
+BUDGET_EXAMPLES = 760
+BUDGET_REQUESTS = 3_300
 
 
 @dataclass(frozen=True)
@@ -166,13 +169,15 @@ def large_body_target() -> Iterator[Endpoints]:
 
 
 def large_body_run() -> SuiteRun:
-    """A full-budget run against ~1 MB bodies: its peak RSS is what bounded evidence is for."""
+    """A run of about the default budget's requests against ~1 MB bodies: its peak RSS is what bounded
+    evidence is for."""
     fixture = Fixture("12347d805d8ecbf46f5b5278", "63f57d805d8ecbf46f5b5278", "open")
     with large_body_target() as endpoints, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp, "conformance.toml")
         config.write_text(config_toml(endpoints, Fixtures((fixture,), (fixture,))))
         secrets = {"ENROLMENT_API_SECRET": "large-bodies-a", "ENROLMENT_OTHER_API_SECRET": "large-bodies-b"}
         args = ["--config", str(config), "--max-rps", "0", "--max-examples", str(BUDGET_EXAMPLES)]
+        args += ["--max-requests", str(BUDGET_REQUESTS)]
         return timed_suite(args, {**secrets, CACHE_DIR_ENV: tmp}, ok=(1, 3, 4))
 
 
@@ -275,13 +280,12 @@ def run_rows(runs: int, examples: list[str]) -> list[Row]:
         ("load average 1/5/15 min, before / after", f"{before} / {after}", "", None),
         ("default run peak RSS (MB)", f"{peak:.0f}", "< 150", peak < 150),
         (
-            f"~1 MB bodies: peak RSS (MB), {large.requests} requests, budget spent: "
-            f"{'yes' if large.result['limits_hit']['budget_spent'] else 'no'}",
+            f"~1 MB bodies: peak RSS (MB), {large.requests} requests (default budget 2000)",
             f"{large.peak_rss_mb:.0f}",
             "< 300",
             large.peak_rss_mb < 300,
         ),
-        ("full budget, ~1 MB bodies: wall (s)", f"{large.seconds:.2f}", "", None),
+        ("~1 MB bodies: wall (s)", f"{large.seconds:.2f}", "", None),
     ]
 
 

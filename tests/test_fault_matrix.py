@@ -5,7 +5,7 @@ process) and each fault is switched on in turn; the suite runs in this process
 (``runner.execute``, the same run the CLI makes). The clean target and every
 benign variant get a full run, which must pass with no failure and no error:
 they prove there are no false alarms. A fault gets a run of the checks of the
-requirements it declares (``-k``), every one of which must fail; a selection
+requirements it declares (an exact selection, as ``--only``), every one of which must fail; a selection
 never ends better than ``incomplete``, so the verdict asserted is ``fail`` when
 a declared requirement is a MUST, and anything but ``fail`` otherwise (a SHOULD
 is a warning). The table of fault -> requirements that caught it is printed at
@@ -38,6 +38,7 @@ from conformance.reference.faults import CATALOGUE, FAULTS, UnknownFault, checke
 from conformance.reference.mutations import RECORD_FAULTS
 from conformance.reference.server import SECRET_ENVS, Endpoints, Fixtures
 from conformance.runner import CHECKS_PACKAGE, RunOptions, execute
+from conformance.selection import Selection
 
 CLEAN = "(clean)"
 MAX_EXAMPLES = 25  # FUZZ faults trigger on every malformed ID, so a short generation finds them
@@ -84,7 +85,7 @@ class SwitchedTarget:
         self.process.stdin.close()
         self.process.wait(timeout=10)
 
-    def settings(self, faults: tuple[str, ...], select: str | None) -> Settings:
+    def settings(self, faults: tuple[str, ...], only: Selection | None) -> Settings:
         fixtures = Fixtures.of(faults)
         return Settings(
             target=Target(
@@ -99,7 +100,7 @@ class SwitchedTarget:
             max_examples=MAX_EXAMPLES,
             reference=True,
             faults=faults,
-            select=select,
+            only=only,
         )
 
 
@@ -123,17 +124,18 @@ CHECK_MODULES = check_modules()
 
 def _run_with(target: SwitchedTarget, name: str) -> MatrixRow:
     """A full run for the clean target and benign variants. For a fault, a run of its declared
-    requirements' checks (-k), collected from their module alone when they share one."""
+    requirements' checks (an exact selection), collected from their module alone when they share one."""
     fault = FAULTS.get(name)
     faults = (name,) if fault else ()
-    select = " or ".join(fault.requirements) if fault and not fault.benign else None
-    modules = {CHECK_MODULES.get(req, CHECKS_PACKAGE) for req in fault.requirements} if select else set()
+    declared = fault.requirements if fault else ()  # none for the clean target and benign variants
+    only = Selection(frozenset(declared), f"the requirements {name} declares") if declared else None
+    modules = {CHECK_MODULES.get(requirement, CHECKS_PACKAGE) for requirement in declared}
     package = modules.pop() if len(modules) == 1 else CHECKS_PACKAGE
     target.switch(faults)
     options = RunOptions(
         limits=ClientLimits(max_requests=None), allow_unsafe_methods=True, checks_package=package
     )
-    result = execute(target.settings(faults, select), options)
+    result = execute(target.settings(faults, only), options)
     outcomes = {r.id: r.outcome for r in result.requirements}
     return MatrixRow(
         fault=name,
