@@ -194,9 +194,11 @@ class ConformancePlugin:
             item.user_properties += [("requirement", requirement), ("level", entry.level)]
             wanted = entry.conformance_class in claim and self.settings.selects(requirement)
             (kept if wanted else deselected).append(item)
+        # generated requests last, so that one identical to a hand-written probe reuses its answer
+        kept.sort(key=self._is_generated)
         if deselected:
             config.hook.pytest_deselected(items=deselected)
-            items[:] = kept
+        items[:] = kept
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
@@ -226,6 +228,9 @@ class ConformancePlugin:
             self.results.append(CheckResult.from_dict(data))
             if self.on_result is not None:
                 self.on_result(self.results[-1])
+
+    def _is_generated(self, item: pytest.Item) -> bool:
+        return is_check(item) and self.catalogue[requirement_of(item)].conformance_class == "generated"
 
     def _is_warning(self, item: pytest.Item) -> bool:
         return not self.settings.strict and self.catalogue[requirement_of(item)].level == "SHOULD"
