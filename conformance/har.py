@@ -4,9 +4,11 @@
 every exchange of the run as a HAR entry, with the full response body (evidence
 keeps only its start), and tags each entry with the check and requirement that
 sent it, in the custom fields HAR allows (names starting with ``_``): ``_check``,
-``_requirement``, ``_note``, ``_error``. Entries are built from the redacted
-evidence, and the whole document goes through the run's redactor once more when
-it is written, so a HAR holds no secret, like every other artifact.
+``_requirement``, ``_note``, ``_error``, and ``_reused`` on an answer the client
+remembered and handed to another check instead of sending the request again.
+Entries are built from the redacted evidence, and the whole document goes through
+the run's redactor once more when it is written, so a HAR holds no secret, like
+every other artifact.
 
 :func:`read_har` reads a HAR written by any tool (browser devtools, mitmproxy,
 schemathesis' ``--report har``, this suite) into :class:`Recorded` exchanges;
@@ -50,6 +52,7 @@ class HarRecorder:
     def __init__(self) -> None:
         self._entries: list[dict[str, Any]] = []
         self._pending: dict[int, tuple[Exchange, dict[str, Any]]] = {}
+        self._seen: dict[int, Exchange] = {}  # every exchange recorded (kept, so that an id stays unique)
         self._lock = threading.Lock()
         self._redactor = Redactor()
 
@@ -63,6 +66,9 @@ class HarRecorder:
         body = self._redactor.text(response.content.decode("utf-8", "replace")) if response else None
         entry = har_entry(exchange, body, datetime.now(UTC))
         with self._lock:
+            if id(exchange) in self._seen:  # a remembered answer handed to another check (client._memo)
+                entry["_reused"] = "the answer to an identical earlier request, not sent again"
+            self._seen[id(exchange)] = exchange
             self._entries.append(entry)
             self._pending[id(exchange)] = (exchange, entry)
 

@@ -77,6 +77,8 @@ def test_entries_name_the_check_and_requirement_that_sent_them(recorded: tuple[P
     untagged = [e["request"]["url"] for e in entries if "_requirement" not in e]
     assert len(untagged) == 1  # the preflight GET of the API base, which no check sends
     assert all(e["_requirement"] in catalogue and e["_check"].startswith("check_") for e in entries[1:])
+    reused = [e for e in entries if "_reused" in e]  # answers the client remembered (client._memo)
+    assert all(e["response"]["content"]["text"] or e["response"]["status"] == 204 for e in reused)
     reads = [e for e in entries if e.get("_requirement") == "AUTH-003"]
     assert reads and all(e["_check"].startswith("check_wrong_secret_is_401[") for e in reads)
 

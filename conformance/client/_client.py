@@ -160,7 +160,7 @@ class Client:
         breaker = self._breakers["token" if phase == "token" else "api"]
         request = self._build(method, url, auth, headers, params, data)
         if reuse and (remembered := self.memo.get(request)) is not None:
-            self.recorder.record(remembered.extensions["exchange"])  # evidence of this check too
+            self.recorder.record(remembered.extensions["exchange"], remembered)  # evidence of this check too
             return remembered
         for attempt in range(self.limits.max_retries + 1):
             breaker.check()
