@@ -40,6 +40,7 @@ SECRET_FLAGS = (
     "--api-key",
 )
 DEFAULT_MAX_RPS = 20.0  # for a target the user names; the bundled reference target is not rate-limited
+REFERENCE_BACKOFF_BASE_S = 0.01  # the first backoff from the bundled reference target (no Retry-After)
 
 
 class UsageFailure(click.ClickException):
@@ -143,6 +144,14 @@ def cli() -> None:
     help="Response bodies are read up to this size; the rest is dropped.",
 )
 @click.option(
+    "--max-duration",
+    "max_duration_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=ClientLimits.max_duration_s,
+    show_default=True,
+    help="Seconds the whole run may take (throttling waits included); past it the run has no verdict.",
+)
+@click.option(
     "--ca-bundle",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="PEM file of CA certificates to trust as well (e.g. an internal CA).",
@@ -179,6 +188,7 @@ def run(
     max_rps: float | None,
     timeout_s: float,
     max_body_bytes: int,
+    max_duration_s: float,
     ca_bundle: Path | None,
     insecure: bool,
     confirm_production: bool,
@@ -224,6 +234,9 @@ def run(
             max_requests=max_requests,
             max_rps=(DEFAULT_MAX_RPS if has_target else 0.0) if max_rps is None else max_rps or None,
             max_body_bytes=max_body_bytes,
+            max_duration_s=max_duration_s,
+            # the bundled reference target is the suite's own: no need to back off politely from it
+            backoff_base_s=ClientLimits.backoff_base_s if has_target else REFERENCE_BACKOFF_BASE_S,
         ),
         # the bundled reference target is the suite's own: it may receive unsafe methods
         allow_unsafe_methods=allow_unsafe_methods or not has_target,

@@ -38,6 +38,7 @@ from conformance.results import (
     RequirementResult,
     RunResult,
     count_outcomes,
+    throttling_words,
 )
 from conformance.spec import default_spec_path, sha256_of
 from conformance.verdict import decide, requirement_outcome
@@ -119,10 +120,7 @@ def _result(
     client = plugin.client
     requirements = aggregate(plugin.results, settings, interrupted=interrupted)
     claim = settings.claimed_classes()
-    unresponsive = client.unresponsive()
-    if unreachable is None and unresponsive and any(req.outcome == "error" for req in requirements):
-        errored = sum(1 for req in requirements if req.outcome == "error")
-        unreachable = f"{unresponsive[0]}: {errored} requirement(s) could not be checked"
+    unreachable = unreachable or _no_verdict(client, requirements)
     decision = decide(
         requirements,
         claim=claim,
@@ -163,14 +161,29 @@ def _result(
         tokens={"requests": len(plugin.tokens.obtained), "scope_sets": sorted(set(plugin.tokens.obtained))},
         warnings=_warnings(requirements, settings, client, options) + client.redactor.warnings,
         mode=run_mode(options, production_target(settings)),
+        throttling=client.throttling(),
         limits_hit={
-            "throttled_retries": client.throttled_responses,
-            "throttle_wait_s": round(client.throttle_wait_s, 1),
             "truncated_bodies": client.truncated_bodies,
             "budget_spent": client.budget_spent,
             "unresponsive": client.unresponsive(),
+            "deadline_passed": client.deadline.passed,
         },
     )
+
+
+def _no_verdict(client: Client, requirements: list[RequirementResult]) -> str | None:
+    """Why the run has no verdict although the target was reached: it stopped answering, or the run
+    reached its deadline (--max-duration) before every check had its answer."""
+    errored = sum(1 for req in requirements if req.outcome == "error")
+    if client.deadline.passed:
+        return (
+            f"the run reached its --max-duration of {client.limits.max_duration_s:g} s before it was "
+            f"done: {errored} requirement(s) could not be checked"
+        )
+    unresponsive = client.unresponsive()
+    if unresponsive and errored:
+        return f"{unresponsive[0]}: {errored} requirement(s) could not be checked"
+    return None
 
 
 def run_mode(options: RunOptions, production: str | None = None) -> dict[str, Any]:
@@ -183,6 +196,7 @@ def run_mode(options: RunOptions, production: str | None = None) -> dict[str, An
         "max_rps": limits.max_rps,
         "timeout_s": limits.timeout_s,
         "max_body_bytes": limits.max_body_bytes,
+        "max_duration_s": limits.max_duration_s,
         "tls_verify": "off" if options.insecure else ("ca-bundle" if options.ca_bundle else "on"),
         "production": bool(production),
     }
@@ -358,9 +372,7 @@ def _warnings(
             f"{client.truncated_bodies} response body(ies) exceeded the {client.limits.max_body_bytes}-byte "
             "cap and were truncated (--max-body-bytes)"
         )
-    if client.throttled_responses:
-        warnings.append(
-            f"the target throttled {client.throttled_responses} request(s); the run waited "
-            f"{client.throttle_wait_s:.1f} s as told by Retry-After and retried"
-        )
+    throttled = throttling_words(client.throttling())
+    if throttled:
+        warnings.append(throttled)
     return warnings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import ssl
 import threading
 import time
@@ -16,9 +17,10 @@ from conformance.client._body import read_capped
 from conformance.client._breaker import Breaker
 from conformance.client._deadline import DeadlineTransport, deadline
 from conformance.client._errors import RequestBudgetExhausted, UnsafeRequest, describe_error
-from conformance.client._limits import ClientLimits
-from conformance.client._rate import RateLimiter, ThrottleWaits, retry_after
+from conformance.client._limits import ClientLimits, RunDeadline
+from conformance.client._rate import RateLimiter
 from conformance.client._recorder import Credential, Recorder, evidence, words
+from conformance.client._throttle import Throttling
 from conformance.redact import Redactor
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
@@ -52,7 +54,8 @@ class Client:
         self.budget_spent = False
         self._count_lock = threading.Lock()
         self._rate = RateLimiter(self.limits.max_rps)
-        self._throttle = ThrottleWaits(self.limits)
+        self.deadline = RunDeadline(self.limits.max_duration_s)
+        self._throttling = Throttling(self.limits, self._rate, self.deadline)
         self._breakers = {
             "api": Breaker("the API", self.limits.max_failures_in_a_row, self.limits.max_failures),
             "token": Breaker(
@@ -84,15 +87,17 @@ class Client:
     def requests_sent(self) -> int:
         return sum(self.requests_by_phase.values())
 
-    @property
-    def throttled_responses(self) -> int:
-        """Throttled answers (429, 503 with Retry-After) waited out and retried."""
-        return self._throttle.responses
-
-    @property
-    def throttle_wait_s(self) -> float:
-        """Seconds the run waited for throttling, in all."""
-        return self._throttle.wait_s
+    def throttling(self) -> dict[str, object]:
+        """What the run met of throttling: 429 and 503 answers (by status), the seconds waited before
+        retries, the rate the run settled at and the lowest it was paced at (None: unlimited)."""
+        met = self._throttling.met
+        return {
+            "responses": sum(met.values()),
+            "by_status": {str(status): met[status] for status in sorted(met)},
+            "wait_s": round(self._throttling.wait_s, 1),
+            "settled_rps": _rounded(self._rate.rate),
+            "lowest_rps": _rounded(self._rate.lowest),
+        }
 
     @property
     def words(self) -> repro.Words:
@@ -151,14 +156,13 @@ class Client:
         self._check_safe(method, url, phase)
         breaker = self._breakers["token" if phase == "token" else "api"]
         request = self._build(method, url, auth, headers, params, data)
-        for attempt in range(self.limits.max_retries + 1):
+        for attempt in itertools.count():
             breaker.check()
+            self.deadline.check()
             self._spend(phase)
             response = self._send(request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in)
-            wait = retry_after(response)
-            if wait is None:
+            if not self._throttling.retry(response, attempt, breaker.what):
                 return response
-            self._throttle.wait(wait, attempt, f"{breaker.what} answered {response.status_code}")
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _build(
@@ -285,3 +289,7 @@ class Client:
             explained.__cause__ = exc
             return explained
         return exc
+
+
+def _rounded(rate: float | None) -> float | None:
+    return None if rate is None else round(rate, 1)
