@@ -172,7 +172,7 @@ def throttling_words(throttling: dict[str, Any]) -> str | None:
     settled, lowest = throttling.get("settled_rps"), throttling.get("lowest_rps")
     rate = "climbed back to no rate limit" if settled is None else f"settled at {settled:g} requests/s"
     return (
-        f"throttling: the target answered {statuses}; the run waited {throttling.get('wait_s', 0):g} s "
+        f"the target answered {statuses}; the run waited {throttling.get('wait_s', 0):g} s "
         f"in all before retrying, and its rate {rate}"
         + (f" (lowest {lowest:g} requests/s)" if lowest is not None else "")
     )

@@ -374,5 +374,5 @@ def _warnings(
         )
     throttled = throttling_words(client.throttling())
     if throttled:
-        warnings.append(throttled)
+        warnings.append(f"throttling: {throttled}")
     return warnings
