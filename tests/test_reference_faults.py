@@ -11,6 +11,7 @@ import pytest
 from conformance.reference import faults as faults_module
 from conformance.reference.faults import CATALOGUE, FAULTS, UnknownFault, checked
 from conformance.reference.mutations import RECORD_FAULTS
+from conformance.reference.throttling import THROTTLING
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "conformance" / "reference"
@@ -46,6 +47,15 @@ def test_benign_faults_declare_nothing_and_real_faults_something() -> None:
         "offset-dates",
         "no-millis",
         "pretty-json",
+        *THROTTLING,
+    }
+    assert {name for name in THROTTLING if name.startswith("throttled-api-")} == {
+        "throttled-api-429",
+        "throttled-api-429-no-retry-after",
+        "throttled-api-503",
+    }
+    assert {name.replace("-api-", "-token-") for name in THROTTLING if "-api-" in name} == {
+        name for name in THROTTLING if "-token-" in name
     }
 
 

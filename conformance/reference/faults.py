@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from conformance.reference.throttling import THROTTLING
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -31,24 +33,6 @@ def _benign(name: str, description: str) -> Fault:
     return Fault(name, description, (), benign=True)
 
 
-@dataclass(frozen=True)
-class Throttle:
-    """How a throttling fault answers every ``every``-th request of one surface of the target."""
-
-    surface: str  # "api" (everything under /rest/v1) or "token" (both token endpoints)
-    status: int  # 429 or 503
-    retry_after: bool  # whether the answer carries Retry-After (0 s unless the target is told otherwise)
-    every: int = 4  # a deterministic counter: requests 4, 8, 12 ... of the surface are throttled
-
-
-THROTTLING: dict[str, Throttle] = {
-    "throttled-api-429": Throttle("api", 429, retry_after=True),
-    "throttled-api-429-no-retry-after": Throttle("api", 429, retry_after=False),
-    "throttled-api-503": Throttle("api", 503, retry_after=True),
-    "throttled-token-429": Throttle("token", 429, retry_after=True),
-    "throttled-token-429-no-retry-after": Throttle("token", 429, retry_after=False),
-    "throttled-token-503": Throttle("token", 503, retry_after=True),
-}
 _SURFACES = {"api": "API request", "token": "token endpoint request"}
 
 

@@ -11,12 +11,31 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from conformance.reference.faults import THROTTLING, Throttle
-
 TOKEN_PATHS = ("/oauth2/token/", "/webhooks/oauth2/token/")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """How a throttling fault answers every ``every``-th request of one surface of the target."""
+
+    surface: str  # "api" (everything under /rest/v1) or "token" (both token endpoints)
+    status: int  # 429 or 503
+    retry_after: bool  # whether the answer carries Retry-After (0 s unless the target is told otherwise)
+    every: int = 4  # a deterministic counter: requests 4, 8, 12 ... of the surface are throttled
+
+
+THROTTLING: dict[str, Throttle] = {
+    "throttled-api-429": Throttle("api", 429, retry_after=True),
+    "throttled-api-429-no-retry-after": Throttle("api", 429, retry_after=False),
+    "throttled-api-503": Throttle("api", 503, retry_after=True),
+    "throttled-token-429": Throttle("token", 429, retry_after=True),
+    "throttled-token-429-no-retry-after": Throttle("token", 429, retry_after=False),
+    "throttled-token-503": Throttle("token", 503, retry_after=True),
+}
 
 
 def surface_of(path: str) -> str | None:
