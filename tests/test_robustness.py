@@ -387,9 +387,10 @@ def test_a_throttled_run_still_reaches_its_verdict(tmp_path: Path) -> None:
         run = run_against(server, tmp_path, *only("AUTH-001", "AUTH-002", "AUTH-003"))
     assert run.returncode == 4, run.stdout + run.stderr  # a -k selection is at best incomplete
     result = run.results()
-    assert result["limits_hit"]["throttled_retries"] == 2
-    assert result["limits_hit"]["throttle_wait_s"] == 2.0
-    assert any("throttled 2 request(s)" in warning for warning in result["warnings"])
+    assert result["throttling"]["responses"] == 2 and result["throttling"]["by_status"] == {"429": 2}
+    assert result["throttling"]["wait_s"] == 2.0
+    assert any("the target answered 2 x 429" in warning for warning in result["warnings"])
+    assert "(2 throttled, 2 s waited)" in run.stdout
     assert 2.0 <= run.seconds < STARTUP + 2
 
 

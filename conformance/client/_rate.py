@@ -10,9 +10,9 @@ class RateLimiter:
     """Lets a request go at least 1/rate seconds after the one before (thread-safe); the rate adapts.
 
     The rate starts at max_rps (None: unlimited) and never goes above it. A throttled answer
-    (:meth:`throttled`) halves it, at most once a second (a burst of 429s is one signal, as TCP
-    halves its window once per round trip), never below MIN_RPS; every answer that is not throttled
-    (:meth:`answered`) adds a twentieth of the ceiling back. A run without a rate limit that is
+    (:meth:`throttled`) halves it, at most once per second of sending (a burst of 429s is one
+    signal, as TCP halves its window once per round trip), never below MIN_RPS; every answer that
+    is not throttled (:meth:`answered`) adds a tenth of the ceiling back. A run without a rate limit that is
     throttled starts pacing at UNLIMITED_START_RPS, and is unlimited again once it has climbed back.
 
     The spacing counts from when the previous request was let go, with 2% slack for the jitter
@@ -22,7 +22,7 @@ class RateLimiter:
 
     SLACK = 1.02
     DECREASE = 0.5
-    RECOVERY_STEPS = 20
+    RECOVERY_STEPS = 10
     MIN_RPS = 1.0
     UNLIMITED_START_RPS = 100.0
     COOL_DOWN_S = 1.0
@@ -32,7 +32,7 @@ class RateLimiter:
         self.rate = self.ceiling  # requests per second now; None: unlimited
         self.lowest = self.rate  # the lowest rate the run was paced at
         self._next = 0.0
-        self._last_decrease = -self.COOL_DOWN_S
+        self._calm_from = 0.0  # throttled answers before this moment do not lower the rate again
         self._lock = threading.Lock()
 
     def wait(self) -> None:
@@ -43,13 +43,14 @@ class RateLimiter:
                 time.sleep(remaining)
             self._next = time.monotonic() + self.SLACK / self.rate
 
-    def throttled(self) -> None:
-        """The target answered 429 or 503: halve the rate (unless it was halved less than a second ago)."""
+    def throttled(self, wait_s: float = 0.0) -> None:
+        """The target answered 429 or 503 and the run waits wait_s before it retries: halve the rate,
+        unless it was halved within the last second of sending (waits do not count)."""
         with self._lock:
             now = time.monotonic()
-            if now - self._last_decrease < self.COOL_DOWN_S:
+            if now < self._calm_from:
                 return
-            self._last_decrease = now
+            self._calm_from = now + wait_s + self.COOL_DOWN_S
             self.rate = max(self.MIN_RPS, (self.rate or self.UNLIMITED_START_RPS) * self.DECREASE)
             self.lowest = min(self.lowest or self.rate, self.rate)
 

@@ -65,18 +65,19 @@ class Throttling:
         if status not in THROTTLE_STATUSES:
             self._rate.answered()
             return False
-        self._rate.throttled()
-        told = retry_after(response)
         with self._lock:
             self.met[status] += 1
+        told = retry_after(response)
         if status == 503 and told is None:
+            self._rate.throttled()
             return False  # unavailable, not throttled: an answer to judge
+        wait = self._backoff(attempt) if told is None else min(told, self._limits.max_retry_wait_s)
+        self._rate.throttled(wait)
         if attempt >= self._limits.max_retries:
             raise Throttled(
                 f"{what} answered {status} to every try ({attempt + 1} tries, waiting as told by "
                 "Retry-After or backing off)"
             )
-        wait = self._backoff(attempt) if told is None else min(told, self._limits.max_retry_wait_s)
         self._deadline.check(wait, f"{what} answered {status}")
         with self._lock:
             self.wait_s += wait
