@@ -407,7 +407,7 @@ def test_a_target_that_throttles_past_the_deadline_is_no_verdict(tmp_path: Path)
     assert_no_verdict(run, "--max-duration of 3 s")
     result = run.results()
     assert result["limits_hit"]["deadline_passed"] is True and result["mode"]["max_duration_s"] == 3
-    assert result["throttling"]["responses"] >= 2
+    assert result["throttling"]["responses"] >= 1
     assert run.seconds < STARTUP + 3 + 2  # the checks left end at once
 
 
