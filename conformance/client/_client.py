@@ -88,16 +88,8 @@ class Client:
         return sum(self.requests_by_phase.values())
 
     def throttling(self) -> dict[str, object]:
-        """What the run met of throttling: 429 and 503 answers (by status), the seconds waited before
-        retries, the rate the run settled at and the lowest it was paced at (None: unlimited)."""
-        met = self._throttling.met
-        return {
-            "responses": sum(met.values()),
-            "by_status": {str(status): met[status] for status in sorted(met)},
-            "wait_s": round(self._throttling.wait_s, 1),
-            "settled_rps": _rounded(self._rate.rate),
-            "lowest_rps": _rounded(self._rate.lowest),
-        }
+        """What the run met of throttling (results.json's ``throttling``; see Throttling.summary)."""
+        return self._throttling.summary()
 
     @property
     def words(self) -> repro.Words:
@@ -289,7 +281,3 @@ class Client:
             explained.__cause__ = exc
             return explained
         return exc
-
-
-def _rounded(rate: float | None) -> float | None:
-    return None if rate is None else round(rate, 1)

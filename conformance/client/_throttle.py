@@ -84,7 +84,22 @@ class Throttling:
         time.sleep(wait)
         return True
 
+    def summary(self) -> dict[str, object]:
+        """429 and 503 answers met (in all and by status), the seconds waited before retries, the rate
+        the run settled at and the lowest it was paced at (None: unlimited)."""
+        return {
+            "responses": sum(self.met.values()),
+            "by_status": {str(status): self.met[status] for status in sorted(self.met)},
+            "wait_s": round(self.wait_s, 1),
+            "settled_rps": _rounded(self._rate.rate),
+            "lowest_rps": _rounded(self._rate.lowest),
+        }
+
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: uniform between 0 and base * 2**attempt (capped)."""
         limits = self._limits
         return random.uniform(0.0, min(limits.backoff_cap_s, limits.backoff_base_s * 2**attempt))
+
+
+def _rounded(rate: float | None) -> float | None:
+    return None if rate is None else round(rate, 1)
