@@ -49,8 +49,16 @@ class EnrolmentRead:
 class ConformancePlugin:
     """Holds one run's shared state and exposes it to the checks as fixtures."""
 
-    def __init__(self, settings: Settings, client: Client, *, allow_unsafe_methods: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: Client,
+        *,
+        allow_unsafe_methods: bool = False,
+        on_result: Callable[[CheckResult], None] | None = None,
+    ) -> None:
         self.settings = settings
+        self.on_result = on_result  # told of each finished check instance (live progress)
         self.client = client
         self.tokens = TokenProvider(client, settings.target)
         self.allow_unsafe_methods = allow_unsafe_methods
@@ -120,7 +128,8 @@ class ConformancePlugin:
                 found = requirement or "no requirement(id=...) marker"
                 raise pytest.UsageError(f"check {item.nodeid} names an unknown requirement: {found}")
             item.extra_keyword_matches.update({requirement, requirement.split("-")[0]})
-            (kept if catalogue[requirement].conformance_class in claim else deselected).append(item)
+            wanted = catalogue[requirement].conformance_class in claim and self.settings.selects(requirement)
+            (kept if wanted else deselected).append(item)
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = kept
@@ -134,6 +143,8 @@ class ConformancePlugin:
             report.conformance_error = call.excinfo  # type: ignore[attr-defined]
         if call.when == "teardown":
             self.results.append(self._check_result(item, phases))
+            if self.on_result is not None:
+                self.on_result(self.results[-1])
         return report
 
     def _check_result(self, item: pytest.Item, phases: dict[str, pytest.TestReport]) -> CheckResult:

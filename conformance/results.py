@@ -128,6 +128,9 @@ class RunResult:
     verdict_reason: str | None = None
     select: str | None = None
     interrupted: str | None = None
+    # What a rerun needs to reach the same target again (conformance/replay.py): the configuration
+    # (URLs, tenant IDs, the NAMES of the secret variables, fixtures), the spec, the reference faults.
+    replay: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -31,7 +31,9 @@ from conformance.client import Client, ClientLimits, InfrastructureError, descri
 from conformance.config import ConfigError, Settings, production_target
 from conformance.interrupt import Interruption
 from conformance.plugin import ConformancePlugin
+from conformance.progress import Progress
 from conformance.redact import LAST_RUN, run_redactor, scrub
+from conformance.replay import replay_record
 from conformance.results import (
     REFERENCE_KIND,
     CheckResult,
@@ -63,24 +65,15 @@ def execute(
     settings: Settings,
     options: RunOptions | None = None,
     on_start: Callable[[Settings, dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Run every selected check against the target and return the result.
 
-    on_start(settings, mode) is called once the run is known to be usable, before the first request.
+    on_start(settings, mode) is called once the run is known to be usable, before the first request;
+    progress, if given, is shown each finished check and each request (conformance/progress.py).
     """
     options = options or RunOptions()
-    production = production_target(settings)
-    if production and not options.production_confirmed:
-        limits = options.limits
-        raise ConfigError(
-            f"refusing to run against production ({production}) without confirmation: the suite would "
-            f"send up to {limits.max_requests} read-only requests with your credentials; add "
-            "--confirm-production if you mean it"
-        )
-    if options.insecure and options.ca_bundle:
-        raise ConfigError("--insecure and --ca-bundle contradict each other: give one")
-    if settings.select:
-        _check_selection(settings.select)
+    production = _checked_usable(settings, options)
     verify = tls_verify(options)
     started = datetime.now(UTC)
     redactor = run_redactor(settings)
@@ -96,11 +89,19 @@ def execute(
     ) as client:
         if on_start is not None:
             on_start(settings, run_mode(options, production))
-        plugin = ConformancePlugin(settings, client, allow_unsafe_methods=options.allow_unsafe_methods)
+        if progress is not None:
+            progress.attach(client)
+        plugin = ConformancePlugin(
+            settings,
+            client,
+            allow_unsafe_methods=options.allow_unsafe_methods,
+            on_result=progress.check_finished if progress is not None else None,
+        )
         unreachable, interrupted = None, None
         try:
             unreachable = preflight(client)
-            if unreachable is None and not run_checks(plugin, settings, options.checks_package):
+            extra = [progress] if progress is not None else []
+            if unreachable is None and not run_checks(plugin, settings, options.checks_package, extra):
                 interrupted = options.interruption.signal_name or "SIGINT"
         except KeyboardInterrupt:
             interrupted = options.interruption.signal_name or "SIGINT"
@@ -118,7 +119,7 @@ def _result(
 ) -> RunResult:
     """The RunResult of a run: requirements, classes and verdict, provenance, what the run met."""
     client = plugin.client
-    requirements = aggregate(plugin.results, settings, interrupted=interrupted)
+    requirements = aggregate(plugin.results, settings, interrupted=interrupted, unreachable=unreachable)
     claim = settings.claimed_classes()
     unreachable = unreachable or _no_verdict(client, requirements)
     decision = decide(
@@ -127,7 +128,7 @@ def _result(
         strict=settings.strict,
         interrupted=interrupted,
         no_verdict=unreachable,
-        select=settings.select,
+        select=settings.selection_words(),
     )
     return RunResult(
         verdict=decision.verdict,
@@ -136,8 +137,9 @@ def _result(
         classes=decision.classes,
         claim=list(claim),
         claim_narrowed=settings.claim is not None,
-        select=settings.select,
+        select=settings.selection_words(),
         interrupted=interrupted,
+        replay=replay_record(settings),
         suite_version=__version__,
         spec_sha256=sha256_of(settings.spec_path or default_spec_path()),
         target={
@@ -184,6 +186,23 @@ def _no_verdict(client: Client, requirements: list[RequirementResult]) -> str | 
     if unresponsive and errored:
         return f"{unresponsive[0]}: {errored} requirement(s) could not be checked"
     return None
+
+
+def _checked_usable(settings: Settings, options: RunOptions) -> str | None:
+    """Why the run touches production (None: it does not), once it is known to be usable: a
+    ConfigError for an unconfirmed production target, contradicting TLS options or a bad -k."""
+    production = production_target(settings)
+    if production and not options.production_confirmed:
+        raise ConfigError(
+            f"refusing to run against production ({production}) without confirmation: the suite would "
+            f"send up to {options.limits.max_requests} read-only requests with your credentials; add "
+            "--confirm-production if you mean it"
+        )
+    if options.insecure and options.ca_bundle:
+        raise ConfigError("--insecure and --ca-bundle contradict each other: give one")
+    if settings.select:
+        _check_selection(settings.select)
+    return production
 
 
 def run_mode(options: RunOptions, production: str | None = None) -> dict[str, Any]:
@@ -234,23 +253,29 @@ def preflight(client: Client) -> str | None:
     return None
 
 
-def run_checks(plugin: ConformancePlugin, settings: Settings, package: str = CHECKS_PACKAGE) -> bool:
-    """Run the checks package under pytest with the plugin: True when it ran to the end, False when it
-    was interrupted. A pytest usage error is a bug: raise it."""
+def run_checks(
+    plugin: ConformancePlugin,
+    settings: Settings,
+    package: str = CHECKS_PACKAGE,
+    extra_plugins: list[object] | None = None,
+) -> bool:
+    """Run the checks package under pytest with the plugin (and extra_plugins, e.g. the live progress):
+    True when it ran to the end, False when it was interrupted. A pytest usage error is a bug: raise it."""
     ini = Path(str(resources.files("conformance"))) / "checks.ini"
     args = ["-c", str(ini), "--pyargs", package, "-p", "no:cacheprovider", "--noconftest"]
     # --assert=plain: checks fail with CheckFailed, never bare asserts; and with python_files = *.py
     # assertion rewriting would recompile every module imported during collection (seconds per run).
     args += ["-p", "no:terminal", "--assert=plain"]
+    args += ["--capture=no"]  # the live progress prints while checks run; checks themselves print nothing
     if settings.select:
         args += ["-k", settings.select]
     with _isolated_pytest_environment():
-        code = pytest.main(args, plugins=[plugin, _NoTracebacks()])
+        code = pytest.main(args, plugins=[plugin, _NoTracebacks(), *(extra_plugins or [])])
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        if settings.select:
-            raise ConfigError(
-                f"-k {settings.select!r} selects no check: `enrolment-conformance requirements` lists them"
-            )
+        if settings.selection_words():
+            only_k = settings.select and settings.only is None
+            what = f"-k {settings.select!r}" if only_k else settings.selection_words()
+            raise ConfigError(f"{what} selects no check: `enrolment-conformance requirements` lists them")
         raise RuntimeError(f"no checks were collected from {package}")
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise RuntimeError(f"the check runner failed to start (pytest exit {int(code)})")
@@ -278,7 +303,8 @@ def _check_selection(select: str) -> None:
     except malformed as exc:
         detail = getattr(exc, "msg", None) or str(exc)
         raise ConfigError(
-            f"-k {select!r} is not a valid selection expression ({detail}); e.g. 'AUTH or ERR-003'"
+            f"-k {select!r} is not a valid selection expression ({detail}); e.g. -k 'AUTH-003 or ERR-003', "
+            "or --area AUTH for a whole area"
         ) from None
 
 
@@ -304,9 +330,14 @@ def _isolated_pytest_environment() -> Iterator[None]:
 
 
 def aggregate(
-    results: list[CheckResult], settings: Settings, *, interrupted: str | None = None
+    results: list[CheckResult],
+    settings: Settings,
+    *,
+    interrupted: str | None = None,
+    unreachable: str | None = None,
 ) -> list[RequirementResult]:
-    """One RequirementResult per catalogue entry, in catalogue order."""
+    """One RequirementResult per catalogue entry, in catalogue order; with the target unreachable, the
+    claimed and selected requirements that could not run are errors (no verdict), not 'not verified'."""
     by_requirement: dict[str, list[CheckResult]] = {}
     for result in results:
         by_requirement.setdefault(result.requirement, []).append(result)
@@ -321,8 +352,9 @@ def aggregate(
             relevant = [c for c in checks if c.outcome == outcome] if outcome != "passed" else []
             messages = [f"{c.name}: {c.message}" for c in relevant if c.message]
         else:
-            outcome = "skipped"
-            messages = [_not_run(requirement.conformance_class in claim, settings, interrupted)]
+            claimed, selected = requirement.conformance_class in claim, settings.selects(requirement.id)
+            outcome = "error" if unreachable and claimed and selected and not settings.select else "skipped"
+            messages = [_not_run(claimed, selected, settings, interrupted, unreachable)]
         requirements.append(
             RequirementResult(
                 id=requirement.id,
@@ -339,14 +371,20 @@ def aggregate(
     return requirements
 
 
-def _not_run(claimed: bool, settings: Settings, interrupted: str | None) -> str:
+def _not_run(
+    claimed: bool, selected: bool, settings: Settings, interrupted: str | None, unreachable: str | None
+) -> str:
     """Why a requirement has no check result at all."""
     if not claimed:
         return "not claimed: its class is outside --claim, so its checks did not run"
     if interrupted:
         return f"not run: the run was interrupted ({interrupted})"
-    if settings.select:
-        return f"not selected (-k {settings.select})"
+    if not selected:
+        return f"not selected ({settings.selection_words()})"
+    if unreachable:
+        return f"not checked: {unreachable}"
+    if settings.selection_words():
+        return f"not selected ({settings.selection_words()})"
     return "no check ran"
 
 

@@ -465,7 +465,8 @@ def test_the_rate_limit_is_never_exceeded(tmp_path: Path) -> None:
 # --- read-only by default ---------------------------------------------------------------------------------
 
 
-def test_by_default_a_named_target_gets_read_only_requests_at_20_per_second(tmp_path: Path) -> None:
+def test_by_default_a_named_target_gets_read_only_requests_within_max_rps(tmp_path: Path) -> None:
+    # a loopback target gets no rate limit by default (test_experience.py): the limit is asked for here
     with LoopbackServer(FakeTarget()) as server:
         config = write_config(
             tmp_path, f"{server.origin}/rest/v1", f"{server.origin}/oauth2/token/{{tenantId}}"
@@ -473,6 +474,8 @@ def test_by_default_a_named_target_gets_read_only_requests_at_20_per_second(tmp_
         run = run_cli(
             "--config",
             str(config),
+            "--max-rps",
+            "20",
             *only("HTTP-001", "AUTH-001", "AUTH-002", "SCOPE-001"),
             reports=tmp_path / "reports",
         )

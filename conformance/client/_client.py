@@ -22,6 +22,7 @@ from conformance.client._rate import RateLimiter
 from conformance.client._recorder import Credential, Recorder, evidence, words
 from conformance.client._throttle import Throttling
 from conformance.redact import Redactor
+from conformance.results import Exchange
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
@@ -49,6 +50,7 @@ class Client:
         # POST goes to the token endpoints only: URLs starting with a token URL template's fixed part
         self._token_prefixes = tuple(url.split("{tenantId}", 1)[0] for url in token_urls if url)
         self.recorder = Recorder()
+        self.observers: list[Callable[[Exchange], None]] = []  # told of each exchange sent (-v output)
         self.requests_by_phase: Counter[str] = Counter()
         self.truncated_bodies = 0
         self.budget_spent = False
@@ -229,6 +231,8 @@ class Client:
             if response is not None:
                 response.extensions["exchange"] = exchange
             self.recorder.record(exchange)
+            for observer in self.observers:
+                observer(exchange)
 
         try:
             with deadline(self.limits.timeout_s):
