@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from conformance import __version__
-from conformance.client import ClientLimits
+from conformance.client import REFERENCE_BACKOFF_BASE_S, ClientLimits
 from conformance.config import (
     ConfigError,
     Overrides,
@@ -55,7 +55,6 @@ SECRET_FLAGS = (
     "--api-key",
 )
 DEFAULT_MAX_RPS = 20.0  # for a target the user names; the bundled reference target is not rate-limited
-REFERENCE_BACKOFF_BASE_S = 0.01  # the first backoff from the bundled reference target (no Retry-After)
 
 
 class UsageFailure(click.ClickException):
@@ -499,7 +498,6 @@ def _execute(settings: Settings, options: RunOptions, launch: Launch) -> RunResu
     from conformance.runner import execute
 
     rps, why = _rate(launch, settings)
-    # the bundled reference target is the suite's own: no need to back off politely from it
     backoff = REFERENCE_BACKOFF_BASE_S if settings.reference else options.limits.backoff_base_s
     options = replace(options, limits=replace(options.limits, max_rps=rps, backoff_base_s=backoff))
     problem = budget_problem(settings, options.limits.max_requests) if options.limits.max_requests else None

@@ -130,9 +130,11 @@ class ConformancePlugin:
             item.extra_keyword_matches.update({requirement, requirement.split("-")[0]})
             wanted = catalogue[requirement].conformance_class in claim and self.settings.selects(requirement)
             (kept if wanted else deselected).append(item)
+        # generated requests last, so that one identical to a hand-written probe reuses its answer
+        kept.sort(key=lambda item: catalogue[requirement_of(item) or ""].conformance_class == "generated")
         if deselected:
             config.hook.pytest_deselected(items=deselected)
-            items[:] = kept
+        items[:] = kept
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance import __version__
+from conformance import __version__, internals
 from conformance.catalogue import load_catalogue, load_classes
 from conformance.client import Client, ClientLimits, InfrastructureError, describe_error
 from conformance.config import ConfigError, Settings, production_target
@@ -267,6 +267,8 @@ def run_checks(
     # assertion rewriting would recompile every module imported during collection (seconds per run).
     args += ["-p", "no:terminal", "--assert=plain"]
     args += ["--capture=no"]  # the live progress prints while checks run; checks themselves print nothing
+    # no:unraisableexception: its full garbage collections at exit cost ~0.3 s each, for warnings never shown
+    args += ["-p", "no:unraisableexception"]
     if settings.select:
         args += ["-k", settings.select]
     with _isolated_pytest_environment():
@@ -293,19 +295,12 @@ class _NoTracebacks:
 
 def _check_selection(select: str) -> None:
     """A -k expression pytest cannot parse is a usage error (exit 2), said in one line, before any request."""
-    try:
-        from _pytest.mark import expression
-    except ImportError:  # pragma: no cover - pytest moved it; pytest's own usage error still stops the run
-        return
-    malformed = (SyntaxError, *(e for e in [getattr(expression, "ParseError", None)] if isinstance(e, type)))
-    try:
-        expression.Expression.compile(select)
-    except malformed as exc:
-        detail = getattr(exc, "msg", None) or str(exc)
+    detail = internals.keyword_expression_error(select)
+    if detail is not None:
         raise ConfigError(
             f"-k {select!r} is not a valid selection expression ({detail}); e.g. -k 'AUTH-003 or ERR-003', "
             "or --area AUTH for a whole area"
-        ) from None
+        )
 
 
 @contextmanager

@@ -21,7 +21,9 @@ adds what a suite aimed at shared staging needs:
   errors (:class:`TargetUnresponsive`); the API and the token endpoints have a
   breaker each;
 - response bodies are read up to a cap (``_body``), so a huge body cannot exhaust memory;
-- every exchange is recorded, redacted, with its repro line, as evidence (``_recorder``).
+- every exchange is recorded, redacted, with its repro line, as evidence (``_recorder``);
+- small answers to GET and HEAD are remembered for the run, so a request marked ``reuse``
+  that is identical to one already answered is not sent again (``_memo``).
 
 Errors raised here that are not ``httpx`` errors are :class:`InfrastructureError`
 (or :class:`UnsafeRequest`): they say nothing about conformance (``_errors``).
@@ -39,7 +41,7 @@ from conformance.client._errors import (
     UnsafeRequest,
     describe_error,
 )
-from conformance.client._limits import DEFAULT_MAX_DURATION_S, ClientLimits
+from conformance.client._limits import DEFAULT_MAX_DURATION_S, REFERENCE_BACKOFF_BASE_S, ClientLimits
 from conformance.client._rate import RateLimiter
 from conformance.client._recorder import MAX_EVIDENCE_BODY, Credential, Recorder
 
@@ -51,6 +53,7 @@ __all__ = [
     "INFRASTRUCTURE_ERRORS",
     "MAX_EVIDENCE_BODY",
     "READ_ONLY_METHODS",
+    "REFERENCE_BACKOFF_BASE_S",
     "Client",
     "ClientLimits",
     "Credential",

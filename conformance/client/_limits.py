@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from conformance.client._errors import RunDeadlineExceeded
 
 DEFAULT_MAX_DURATION_S = 1800.0  # 30 minutes: a full run takes seconds, a throttled one minutes
+# the first backoff from the bundled reference target (no Retry-After): it is the suite's own, no need
+# to back off politely from it
+REFERENCE_BACKOFF_BASE_S = 0.01
 
 
 @dataclass(frozen=True)
