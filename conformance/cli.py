@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from conformance import __version__
-from conformance.client import ClientLimits
+from conformance.client import REFERENCE_BACKOFF_BASE_S, ClientLimits
 from conformance.config import (
     ConfigError,
     Overrides,
@@ -129,7 +129,7 @@ OUTPUT_OPTIONS = _options(
 REPLAYED = (
     "config_file", "base_url", "token_url", "webhooks_token_url", "tenant_id", "environment", "spec_path",
     "select", "areas", "claim", "seed", "max_examples", "strict", "faults", "baseline_file",
-    "baseline_write", "max_requests", "max_rps", "timeout_s", "max_body_bytes",
+    "baseline_write", "max_requests", "max_rps", "timeout_s", "max_body_bytes", "max_duration_s",
 )  # fmt: skip
 
 
@@ -235,6 +235,14 @@ class Launch:
     show_default=True,
     help="Response bodies are read up to this size; the rest is dropped.",
 )
+@click.option(
+    "--max-duration",
+    "max_duration_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=ClientLimits.max_duration_s,
+    show_default=True,
+    help="Seconds the whole run may take (throttling waits included); past it the run has no verdict.",
+)
 @SAFETY_OPTIONS
 @OUTPUT_OPTIONS
 @click.pass_context
@@ -263,6 +271,7 @@ def run(ctx: click.Context, **flags: Any) -> None:
         timeout_s=flags["timeout_s"],
         max_requests=flags["max_requests"],
         max_body_bytes=flags["max_body_bytes"],
+        max_duration_s=flags["max_duration_s"],
     )
     # the bundled reference target is the suite's own: it may receive unsafe methods
     options = replace(_run_options(flags, limits, unsafe=not has_target), recording=recording)
@@ -524,7 +533,8 @@ def _execute(settings: Settings, options: RunOptions, launch: Launch) -> RunResu
     from conformance.runner import execute
 
     rps, why = _rate(launch, settings)
-    options = replace(options, limits=replace(options.limits, max_rps=rps))
+    backoff = REFERENCE_BACKOFF_BASE_S if settings.reference else options.limits.backoff_base_s
+    options = replace(options, limits=replace(options.limits, max_rps=rps, backoff_base_s=backoff))
     problem = budget_problem(settings, options.limits.max_requests) if options.limits.max_requests else None
     if problem:
         raise UsageFailure(problem)

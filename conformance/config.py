@@ -230,6 +230,7 @@ def settings_from_data(
         fixtures=_fixtures(fixtures.get("enrolments", [])),
         other_tenant_fixtures=_fixtures(fixtures.get("other_tenant_enrolments", [])),
         environment=preset.name if preset else None,
+        claim=_claim(data.get("conformance", {}).get("claim")),
     )
     return apply_run_options(settings, overrides)
 
@@ -388,3 +389,8 @@ def _tenants(
 
 def _fixtures(entries: list[dict[str, str]]) -> tuple[FixtureEnrolment, ...]:
     return tuple(FixtureEnrolment(e["assignment_id"], e["enrolment_id"], e.get("status")) for e in entries)
+
+
+def _claim(classes: list[str] | None) -> tuple[str, ...] | None:
+    """conformance.claim (checked by the schema) as a tuple; None: every class."""
+    return tuple(classes) if classes else None

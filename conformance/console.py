@@ -120,10 +120,14 @@ def counts_line(result: RunResult, seconds: float) -> str:
     )
     failed_text = f"{failed} failed" + (f" ({levels})" if failed else "")
     requests = result.requests.get("total", 0)
+    throttled = result.throttling.get("responses", 0)
+    throttled_text = (
+        f" ({throttled} throttled, {result.throttling.get('wait_s', 0):g} s waited)" if throttled else ""
+    )
     return (
         f"{counts['total']} requirements: {counts['passed']} passed, {failed_text}, "
         f"{counts['skipped']} not verified, {counts.get('not_applicable', 0)} not applicable, "
-        f"{counts['error']} error; {requests} requests in {seconds:.1f} s"
+        f"{counts['error']} error; {requests} requests{throttled_text} in {seconds:.1f} s"
     )
 
 

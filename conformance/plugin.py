@@ -133,10 +133,10 @@ class ConformancePlugin:
             requests=dict(client.requests_by_phase),
             status_seen=dict(self.status_seen),
             tokens=list(self.tokens.obtained),
-            throttled_retries=client.throttled_responses,
-            throttle_wait_s=client.throttle_wait_s,
+            throttling=client.throttling(),
             truncated_bodies=client.truncated_bodies,
             budget_spent=client.budget_spent,
+            deadline_passed=client.deadline.passed,
             unresponsive=client.unresponsive(),
             warnings=list(client.redactor.warnings),
         )

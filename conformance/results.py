@@ -115,8 +115,11 @@ class RunResult:
     # how the run treated the target: unsafe_methods, max_requests, max_rps, timeout_s, max_body_bytes,
     # tls_verify ("on" | "ca-bundle" | "off"), production (a production target, confirmed)
     mode: dict[str, Any] = field(default_factory=dict)
-    # bounds the run met: throttled_retries, throttle_wait_s, truncated_bodies, budget_spent, unresponsive
+    # bounds the run met: truncated_bodies, budget_spent, unresponsive, deadline_passed (--max-duration)
     limits_hit: dict[str, Any] = field(default_factory=dict)
+    # throttling met: responses (429 and 503 answers), by_status, wait_s (seconds waited before retries),
+    # settled_rps (the rate at the end of the run) and lowest_rps (None: unlimited)
+    throttling: dict[str, Any] = field(default_factory=dict)
     # With a baseline (--baseline): the CI gate, "pass" | "fail" | "error", which decides the exit code
     # while ``verdict`` stays the plain conformance verdict; and what the baseline did (see baseline.py).
     gate: Verdict | None = None
@@ -162,3 +165,17 @@ def count_outcomes(requirements: list[RequirementResult]) -> dict[str, int]:
         counts[key] = counts.get(key, 0) + 1
     counts["total"] = len(requirements)
     return counts
+
+
+def throttling_words(throttling: dict[str, Any]) -> str | None:
+    """One line saying what throttling the run met (results.json's throttling), or None if none."""
+    if not throttling.get("responses"):
+        return None
+    statuses = ", ".join(f"{count} x {status}" for status, count in throttling.get("by_status", {}).items())
+    settled, lowest = throttling.get("settled_rps"), throttling.get("lowest_rps")
+    rate = "climbed back to no rate limit" if settled is None else f"settled at {settled:g} requests/s"
+    return (
+        f"the target answered {statuses}; the run waited {throttling.get('wait_s', 0):g} s "
+        f"in all before retrying, and its rate {rate}"
+        + (f" (lowest {lowest:g} requests/s)" if lowest is not None else "")
+    )

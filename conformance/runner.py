@@ -41,6 +41,7 @@ from conformance.results import (
     RequirementResult,
     RunResult,
     count_outcomes,
+    throttling_words,
 )
 from conformance.spec import default_spec_path, sha256_of
 from conformance.tally import RunTally
@@ -150,10 +151,7 @@ def run_result(settings: Settings, options: RunOptions, outcome: RunOutcome, red
     tally, unreachable, interrupted = outcome.tally, outcome.unreachable, outcome.interrupted
     requirements = aggregate(outcome.results, settings, interrupted=interrupted, unreachable=unreachable)
     claim = settings.claimed_classes()
-    unresponsive = tally.unresponsive
-    if unreachable is None and unresponsive and any(req.outcome == "error" for req in requirements):
-        errored = sum(1 for req in requirements if req.outcome == "error")
-        unreachable = f"{unresponsive[0]}: {errored} requirement(s) could not be checked"
+    unreachable = unreachable or _no_verdict(tally, options, requirements)
     decision = decide(
         requirements,
         claim=claim,
@@ -164,6 +162,20 @@ def run_result(settings: Settings, options: RunOptions, outcome: RunOutcome, red
     )
     outcome = replace(outcome, unreachable=unreachable)
     return scrub(_run_result(settings, options, outcome, requirements, decision), redactor)
+
+
+def _no_verdict(tally: RunTally, options: RunOptions, requirements: list[RequirementResult]) -> str | None:
+    """Why the run has no verdict although the target was reached: it stopped answering, or the run
+    reached its deadline (--max-duration) before every check had its answer."""
+    errored = sum(1 for req in requirements if req.outcome == "error")
+    if tally.deadline_passed:
+        return (
+            f"the run reached its --max-duration of {options.limits.max_duration_s:g} s before it was "
+            f"done: {errored} requirement(s) could not be checked"
+        )
+    if tally.unresponsive and errored:
+        return f"{tally.unresponsive[0]}: {errored} requirement(s) could not be checked"
+    return None
 
 
 def _run_result(
@@ -207,12 +219,12 @@ def _run_result(
         tokens={"requests": len(tally.tokens), "scope_sets": sorted(set(tally.tokens))},
         warnings=_warnings(requirements, settings, tally, options) + tally.warnings,
         mode=run_mode(options, production_target(settings)),
+        throttling=tally.throttling,
         limits_hit={
-            "throttled_retries": tally.throttled_retries,
-            "throttle_wait_s": round(tally.throttle_wait_s, 1),
             "truncated_bodies": tally.truncated_bodies,
             "budget_spent": tally.budget_spent,
             "unresponsive": tally.unresponsive,
+            "deadline_passed": tally.deadline_passed,
         },
     )
 
@@ -227,6 +239,7 @@ def run_mode(options: RunOptions, production: str | None = None) -> dict[str, An
         "max_rps": limits.max_rps,
         "timeout_s": limits.timeout_s,
         "max_body_bytes": limits.max_body_bytes,
+        "max_duration_s": limits.max_duration_s,
         "tls_verify": "off" if options.insecure else ("ca-bundle" if options.ca_bundle else "on"),
         "production": bool(production),
     }
@@ -417,9 +430,7 @@ def _warnings(
             f"{tally.truncated_bodies} response body(ies) exceeded the {limits.max_body_bytes}-byte "
             "cap and were truncated (--max-body-bytes)"
         )
-    if tally.throttled_retries:
-        warnings.append(
-            f"the target throttled {tally.throttled_retries} request(s); the run waited "
-            f"{tally.throttle_wait_s:.1f} s as told by Retry-After and retried"
-        )
+    throttled = throttling_words(tally.throttling)
+    if throttled:
+        warnings.append(f"throttling: {throttled}")
     return warnings

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -20,10 +21,10 @@ class RunTally:
     requests: dict[str, int] = field(default_factory=dict)  # requests sent, per phase
     status_seen: dict[str, int] = field(default_factory=dict)  # status value -> fixture reads
     tokens: list[str] = field(default_factory=list)  # one entry per token fetched: "<endpoint> <scopes>"
-    throttled_retries: int = 0
-    throttle_wait_s: float = 0.0
+    throttling: dict[str, Any] = field(default_factory=dict)  # the client's Throttling.summary()
     truncated_bodies: int = 0
     budget_spent: bool = False
+    deadline_passed: bool = False  # the run reached --max-duration
     unresponsive: list[str] = field(default_factory=list)  # why the API or token endpoint was given up on
     warnings: list[str] = field(default_factory=list)  # the redactor's (short secrets)
 
@@ -33,10 +34,10 @@ class RunTally:
             requests=dict(Counter(self.requests) + Counter(other.requests)),
             status_seen=dict(Counter(self.status_seen) + Counter(other.status_seen)),
             tokens=self.tokens + other.tokens,
-            throttled_retries=self.throttled_retries + other.throttled_retries,
-            throttle_wait_s=self.throttle_wait_s + other.throttle_wait_s,
+            throttling=merged_throttling(self.throttling, other.throttling),
             truncated_bodies=self.truncated_bodies + other.truncated_bodies,
             budget_spent=self.budget_spent or other.budget_spent,
+            deadline_passed=self.deadline_passed or other.deadline_passed,
             unresponsive=list(dict.fromkeys(self.unresponsive + other.unresponsive)),
             warnings=list(dict.fromkeys(self.warnings + other.warnings)),
         )
@@ -44,3 +45,21 @@ class RunTally:
     @property
     def requests_sent(self) -> int:
         return sum(self.requests.values())
+
+
+def merged_throttling(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """Two processes' throttling summaries as one: answers and waits summed; the rates summed too,
+    since each xdist worker paces its own share of the rate (None, unlimited, when either is)."""
+    if not one or not other:
+        return one or other
+
+    def rate(key: str) -> float | None:
+        return None if one.get(key) is None or other.get(key) is None else one[key] + other[key]
+
+    return {
+        "responses": one["responses"] + other["responses"],
+        "by_status": dict(Counter(one["by_status"]) + Counter(other["by_status"])),
+        "wait_s": round(one["wait_s"] + other["wait_s"], 1),
+        "settled_rps": rate("settled_rps"),
+        "lowest_rps": rate("lowest_rps"),
+    }

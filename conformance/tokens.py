@@ -17,7 +17,7 @@ import httpx
 
 from conformance import jsonbody, repro
 from conformance.auth import READ_SCOPES, BasicAuth, BearerAuth
-from conformance.client import Client
+from conformance.client import Client, Throttled
 from conformance.config import Credentials, Target
 
 TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
@@ -149,10 +149,12 @@ class TokenProvider:
 
     def _fetch(self, credentials: Credentials, scopes: tuple[str, ...], *, webhooks: bool) -> Token:
         what = f"{'webhooks' if webhooks else 'public'} token for scope {' '.join(scopes)!r}"
-        try:
+        try:  # the client waits out throttled answers (429, 503 with Retry-After) and retries them
             response = self.request(credentials, scopes=scopes, webhooks=webhooks, note=f"obtain {what}")
         except httpx.HTTPError as exc:
             raise TokenUnavailable(f"could not obtain a {what}: {exc.__class__.__name__}: {exc}") from None
+        except Throttled as exc:
+            raise TokenUnavailable(f"could not obtain a {what}: {exc}") from None
         if response.status_code != 200:
             raise TokenUnavailable(
                 f"could not obtain a {what}: the token endpoint answered {response.status_code}",

@@ -12,7 +12,7 @@ import yaml
 
 from conformance.baseline import load_baseline
 from conformance.cli import cli
-from conformance.config import DEFAULT_OTHER_SECRET_ENV, DEFAULT_SECRET_ENV
+from conformance.config import DEFAULT_OTHER_SECRET_ENV, DEFAULT_SECRET_ENV, Overrides, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / "ci" / "github-actions.yml"
@@ -42,12 +42,15 @@ def run_options(command: str) -> dict[str, str | None]:
     return options
 
 
-def assert_runs_the_gate(command: str) -> None:
+def assert_runs_the_gate(command: str, job_timeout_s: float) -> None:
     options = run_options(" ".join(command.split()))
     assert options["--env"] == "staging"
     assert options["--config"] and options["--baseline"]
     assert options["--reports"] == "reports"
     assert not {"--api-secret", "--secret", "--client-secret", "--insecure"} & set(options)
+    assert "--claim" not in options  # the claim is narrowed in the config (ci/conformance.example.toml)
+    # the run ends itself (verdict error, reports written) before CI kills the job
+    assert float(options["--max-duration"] or 0) <= job_timeout_s - 120
 
 
 def test_github_workflow_runs_the_gate_and_publishes_the_reports() -> None:
@@ -61,7 +64,7 @@ def test_github_workflow_runs_the_gate_and_publishes_the_reports() -> None:
     install = next(step for step in steps if "pip install" in step.get("run", ""))
     run = next(step for step in steps if "enrolment-conformance run" in step.get("run", ""))
     assert steps.index(install) < steps.index(run)
-    assert_runs_the_gate(run["run"])
+    assert_runs_the_gate(run["run"], job["timeout-minutes"] * 60)
     assert run["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in SECRETS}
     assert "if" not in run  # the run's exit code is the gate
 
@@ -79,7 +82,9 @@ def test_gitlab_job_runs_the_gate_and_publishes_the_reports() -> None:
     assert job["stage"] in pipeline["stages"]
     assert any("pip install" in line for line in job["before_script"])
     (command,) = [line for line in job["script"] if "enrolment-conformance run" in line]
-    assert_runs_the_gate(command)
+    minutes = re.fullmatch(r"(\d+) minutes", job["timeout"])
+    assert minutes, job["timeout"]
+    assert_runs_the_gate(command, int(minutes.group(1)) * 60)
     assert any(f'"${{{DEFAULT_SECRET_ENV}:-}}"' in line for line in job["before_script"])
     assert not set(SECRETS) & set(job.get("variables", {}))  # secrets come from CI/CD variables only
     artifacts = job["artifacts"]
@@ -112,3 +117,17 @@ def test_docs_explain_the_digest_check_and_the_example_baseline_loads() -> None:
         assert needle in docs
     example = load_baseline(ROOT / "ci" / "conformance-baseline.example.toml")
     assert {entry.requirement for entry in example.entries} == {"AUTH-003", "DATE-009"}
+
+
+def test_the_example_config_narrows_the_claim_to_a_read_only_run() -> None:
+    example = ROOT / "ci" / "conformance.example.toml"
+    settings = load_settings(
+        example, Overrides(environment="staging"), environ={name: "x" * 16 for name in SECRETS}
+    )
+    assert settings.claimed_classes() == ("core", "oauth", "isolation", "generated")
+    assert settings.claim is not None  # narrowed on purpose: the statement says so
+    docs = DOCS.read_text(encoding="utf-8")
+    assert (
+        "`ci/conformance.example.toml`" in docs
+        and 'claim = ["core", "oauth", "isolation", "generated"]' in docs
+    )

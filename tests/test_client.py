@@ -24,6 +24,7 @@ from conformance.client import (
     ClientLimits,
     RateLimiter,
     RequestBudgetExhausted,
+    RunDeadlineExceeded,
     TargetUnresponsive,
     Throttled,
     UnsafeRequest,
@@ -187,57 +188,132 @@ def test_429_then_200_is_waited_out_and_counted(mock: respx.MockRouter) -> None:
         elapsed = time.monotonic() - started
         assert response.status_code == 200
         assert route.call_count == 3 and client.requests_by_phase["checks"] == 3
-        assert client.throttled_responses == 2 and client.throttle_wait_s == pytest.approx(0.2)
+        throttling = client.throttling()
+        assert (throttling["responses"], throttling["by_status"]) == (2, {"429": 2})
+        assert throttling["wait_s"] == pytest.approx(0.2)
         assert 0.2 <= elapsed < 5.0  # it waited the Retry-After (the upper bound only says "not much more")
         assert [e.status for e in client.recorder.take()] == [429, 429, 200]
 
 
-def test_a_target_that_keeps_throttling_gives_an_error_not_a_response(mock: respx.MockRouter) -> None:
+def test_a_request_throttled_on_every_try_gives_an_error_not_a_response(mock: respx.MockRouter) -> None:
     route = mock.get(ENROLMENT).respond(429, headers={"Retry-After": "0"})
     with make_client(max_retries=3) as client, pytest.raises(Throttled, match="answered 429 to every try"):
         client.request("GET", ENROLMENT)
     assert route.call_count == 4
 
 
-def test_a_retry_after_beyond_the_cap_is_not_waited_for(mock: respx.MockRouter) -> None:
-    route = mock.get(ENROLMENT).respond(503, headers={"Retry-After": "3600"})
-    with make_client(max_retry_wait_s=30) as client:
+def test_the_default_retry_limit_outlasts_a_target_throttling_one_request_in_four() -> None:
+    # 11 throttled tries in a row, at 1 in 4 each: 1 in 4 million requests
+    assert ClientLimits().max_retries >= 10
+
+
+def test_a_long_retry_after_is_waited_for_up_to_the_cap(mock: respx.MockRouter) -> None:
+    route = mock.get(ENROLMENT).mock(
+        side_effect=[httpx.Response(503, headers={"Retry-After": "3600"}), httpx.Response(200)]
+    )
+    with make_client(max_retry_wait_s=0.3) as client:
         started = time.monotonic()
-        with pytest.raises(Throttled, match="Retry-After 3600 s, longer than the 30 s"):
-            client.request("GET", ENROLMENT)
-    assert time.monotonic() - started < 5.0 and route.call_count == 1  # not the hour, nor the 30 s cap
-    assert client.throttle_wait_s == 0
+        assert client.request("GET", ENROLMENT).status_code == 200
+        assert 0.3 <= time.monotonic() - started < 5.0 and route.call_count == 2  # the cap, not the hour
+        assert client.throttling()["wait_s"] == pytest.approx(0.3)
 
 
-def test_retry_after_as_an_http_date(mock: respx.MockRouter) -> None:
-    past = format_datetime(datetime.now(UTC) - timedelta(seconds=5), usegmt=True)
+@pytest.mark.parametrize("seconds_ahead", [-5, 2])
+def test_retry_after_as_an_http_date(mock: respx.MockRouter, seconds_ahead: int) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=seconds_ahead), usegmt=True)
     route = mock.get(ENROLMENT).mock(
         side_effect=[
-            httpx.Response(503, headers={"Retry-After": past}),
+            httpx.Response(503, headers={"Retry-After": when}),
             httpx.Response(200),
         ]
     )
     with make_client() as client:
         assert client.request("GET", ENROLMENT).status_code == 200
+        waited = client.throttling()["wait_s"]
     assert route.call_count == 2
+    # an HTTP-date has whole seconds: 2 s ahead is a wait of 1 to 2 s
+    assert waited == 0 if seconds_ahead < 0 else 0.5 < waited <= seconds_ahead
 
 
 def test_503_without_retry_after_is_an_answer_to_judge(mock: respx.MockRouter) -> None:
     route = mock.get(ENROLMENT).respond(503, text="down")
     with make_client() as client:
         assert client.request("GET", ENROLMENT).status_code == 503
+        assert client.throttling()["by_status"] == {"503": 1}  # met, and the rate was lowered
     assert route.call_count == 1
 
 
-def test_all_throttling_waits_of_a_run_are_bounded(mock: respx.MockRouter) -> None:
-    route = mock.get(ENROLMENT).respond(429, headers={"Retry-After": "0.3"})
-    with make_client(max_total_retry_wait_s=0.5, max_retries=10) as client:
-        with pytest.raises(Throttled, match="the most it waits in all"):
+def test_429_without_retry_after_backs_off_exponentially_with_full_jitter(
+    mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bounds: list[float] = []
+
+    def uniform(low: float, high: float) -> float:
+        bounds.append(high)
+        return high / 2
+
+    monkeypatch.setattr("conformance.client._throttle.random.uniform", uniform)
+    route = mock.get(ENROLMENT).mock(side_effect=[*[httpx.Response(429)] * 5, httpx.Response(200)])
+    with make_client(backoff_base_s=0.01, backoff_cap_s=0.05) as client:
+        assert client.request("GET", ENROLMENT).status_code == 200
+        assert client.throttling()["wait_s"] == pytest.approx(sum(bounds) / 2, abs=0.05)
+    assert route.call_count == 6
+    assert bounds == pytest.approx([0.01, 0.02, 0.04, 0.05, 0.05])  # doubling, then capped
+
+
+def test_no_allowance_of_throttling_per_run_only_a_deadline(mock: respx.MockRouter) -> None:
+    mock.get(ENROLMENT).respond(429, headers={"Retry-After": "0.6"})
+    with make_client(max_duration_s=1.0, max_retries=100) as client:
+        started = time.monotonic()
+        with pytest.raises(RunDeadlineExceeded, match=r"--max-duration of 1 s"):
             client.request("GET", ENROLMENT)
-        with pytest.raises(Throttled):
+        with pytest.raises(RunDeadlineExceeded):
             client.request("GET", ENROLMENT)
-        # one wait of 0.3 s fitted in the 0.5 s; a second would not have, in either request
-        assert client.throttle_wait_s == pytest.approx(0.3) and route.call_count == 3
+        assert client.deadline.passed
+    assert time.monotonic() - started < 1.2  # one wait of 0.6 s: the one passing the deadline is not begun
+
+
+def test_many_throttled_requests_all_get_their_answer(mock: respx.MockRouter) -> None:
+    sent = {"n": 0}
+
+    def one_in_four(request: httpx.Request) -> httpx.Response:
+        sent["n"] += 1
+        return (
+            httpx.Response(429, headers={"Retry-After": "0"}) if sent["n"] % 4 == 0 else httpx.Response(200)
+        )
+
+    mock.get(ENROLMENT).mock(side_effect=one_in_four)
+    with make_client() as client:
+        assert all(client.request("GET", ENROLMENT).status_code == 200 for _ in range(300))
+        assert client.throttling()["responses"] == 99  # requests 4, 8 ... 396 of 399
+
+
+def test_the_rate_halves_on_throttling_and_climbs_back() -> None:
+    limiter = RateLimiter(20)
+    limiter.throttled()
+    limiter.throttled()  # within the cool-down: one signal
+    assert (limiter.rate, limiter.lowest) == (10, 10)
+    for _ in range(RateLimiter.RECOVERY_STEPS // 2 + 1):
+        limiter.answered()
+    assert (limiter.rate, limiter.lowest) == (20, 10)  # never above the ceiling
+
+
+def test_an_unlimited_rate_starts_pacing_when_throttled_and_is_unlimited_again() -> None:
+    limiter = RateLimiter(None)
+    limiter.throttled()
+    assert limiter.rate == RateLimiter.UNLIMITED_START_RPS * RateLimiter.DECREASE
+    for _ in range(RateLimiter.RECOVERY_STEPS):
+        limiter.answered()
+    assert limiter.rate is None and limiter.lowest == RateLimiter.UNLIMITED_START_RPS * RateLimiter.DECREASE
+
+
+def test_the_rate_never_drops_below_its_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    limiter = RateLimiter(20)
+    clock = iter(range(0, 100, 2))
+    monkeypatch.setattr("conformance.client._rate.time.monotonic", lambda: float(next(clock)))
+    for _ in range(20):
+        limiter.throttled()
+    assert limiter.rate == RateLimiter.MIN_RPS
 
 
 # --- redirects, hosts and methods ------------------------------------------------------------------
@@ -447,6 +523,38 @@ def test_malformed_or_failing_token_responses_make_token_unavailable(
     with make_client() as client:
         provider = TokenProvider(client, Target(BASE, TOKEN_URL))
         with pytest.raises(TokenUnavailable, match=reason):
+            provider.token(CREDS, ("api/read",))
+
+
+@pytest.mark.parametrize(
+    "throttled",
+    [
+        httpx.Response(429, headers={"Retry-After": "0"}),
+        httpx.Response(429),
+        httpx.Response(503, headers={"Retry-After": "0"}),
+    ],
+    ids=["429", "429-no-retry-after", "503"],
+)
+def test_a_throttled_token_request_is_retried_like_any_other(
+    mock: respx.MockRouter, throttled: httpx.Response
+) -> None:
+    route = mock.post(TOKEN).mock(
+        side_effect=[throttled, httpx.Response(200, json={"access_token": "tok-1", "expires_in": 60})]
+    )
+    with make_client(backoff_base_s=0.01) as client:
+        provider = TokenProvider(client, Target(BASE, TOKEN_URL))
+        assert provider.token(CREDS, ("api/read",)).access_token == "tok-1"
+        assert client.throttling()["responses"] == 1
+    assert route.call_count == 2
+
+
+def test_a_token_endpoint_throttling_every_try_makes_the_token_unavailable(mock: respx.MockRouter) -> None:
+    mock.post(TOKEN).respond(429, headers={"Retry-After": "0"})
+    with make_client(max_retries=2) as client:
+        provider = TokenProvider(client, Target(BASE, TOKEN_URL))
+        with pytest.raises(
+            TokenUnavailable, match=r"could not obtain a public token .* answered 429 to every try"
+        ):
             provider.token(CREDS, ("api/read",))
 
 

@@ -15,6 +15,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from misbehaving import SECRET, cli_main, run_cli
 
+from conformance.catalogue import load_classes
 from conformance.config import (
     STATUSES,
     ConfigError,
@@ -100,6 +101,18 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     assert settings.target.base_url == "http://127.0.0.1:9000/v2"
     assert settings.tenant.tenant_id == "eu-west-2_Flag"
     assert (settings.seed, settings.max_examples) == (7, 5)
+
+
+def test_the_claim_is_narrowed_in_the_file_and_the_flag_wins(tmp_path: Path) -> None:
+    config = write(tmp_path, FULL + '\n[conformance]\nclaim = ["core", "oauth"]\n')
+    assert load_settings(config, Overrides(), SECRETS).claimed_classes() == ("core", "oauth")
+    flagged = load_settings(config, Overrides(claim=("isolation",)), SECRETS)
+    assert flagged.claimed_classes() == ("isolation",)
+    assert load_settings(write(tmp_path, FULL), Overrides(), SECRETS).claim is None  # every class
+
+
+def test_the_claimable_classes_are_the_catalogue_classes() -> None:
+    assert tuple(load_schema("config")["$defs"]["class_id"]["enum"]) == tuple(load_classes())
 
 
 def test_env_preset_fills_urls() -> None:
@@ -213,6 +226,13 @@ def test_a_hostile_key_cannot_reach_the_terminal(tmp_path: Path) -> None:
             MINIMAL.replace("[credentials]", 'allow_plain_http = "yes"\n[credentials]'),
             "target.allow_plain_http must be true or false, got 'yes'",
         ),
+        (
+            MINIMAL + '[conformance]\nclaim = ["core", "oath"]',
+            "conformance.claim[1] must be one of core, oauth, isolation, methods, generated, got 'oath'",
+        ),
+        (MINIMAL + "[conformance]\nclaim = []", "conformance.claim must be a non-empty array of distinct"),
+        (MINIMAL + '[conformance]\nclaim = "core"', "conformance.claim must be a non-empty array"),
+        (MINIMAL + '[conformance]\nclaims = ["core"]', "did you mean conformance.claim?"),
     ],
 )
 def test_config_errors_are_one_clear_line(tmp_path: Path, text: str, message: str) -> None:

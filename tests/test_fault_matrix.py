@@ -31,12 +31,13 @@ import pytest
 
 import conformance.checks
 from conformance.catalogue import load_catalogue
-from conformance.client import ClientLimits
+from conformance.client import REFERENCE_BACKOFF_BASE_S, ClientLimits
 from conformance.config import Credentials, FixtureEnrolment, Settings, Target
 from conformance.reference.data import TENANT_A, TENANT_B
 from conformance.reference.faults import CATALOGUE, FAULTS, UnknownFault, checked
 from conformance.reference.mutations import RECORD_FAULTS
 from conformance.reference.server import SECRET_ENVS, Endpoints, Fixtures
+from conformance.reference.throttling import THROTTLING
 from conformance.runner import CHECKS_PACKAGE, RunOptions, execute
 from conformance.selection import Selection
 
@@ -133,7 +134,9 @@ def _run_with(target: SwitchedTarget, name: str) -> MatrixRow:
     package = modules.pop() if len(modules) == 1 else CHECKS_PACKAGE
     target.switch(faults)
     options = RunOptions(
-        limits=ClientLimits(max_requests=None), allow_unsafe_methods=True, checks_package=package
+        limits=ClientLimits(max_requests=None, backoff_base_s=REFERENCE_BACKOFF_BASE_S),
+        allow_unsafe_methods=True,
+        checks_package=package,
     )
     result = execute(target.settings(faults, only), options)
     outcomes = {r.id: r.outcome for r in result.requirements}
@@ -235,6 +238,16 @@ def test_benign_faults_declare_nothing_and_real_faults_something() -> None:
         "offset-dates",
         "no-millis",
         "pretty-json",
+        *THROTTLING,
+    }
+    # throttling: 429 with and without Retry-After, 503 with it, each on the API and the token endpoint
+    assert {name for name in THROTTLING if name.startswith("throttled-api-")} == {
+        "throttled-api-429",
+        "throttled-api-429-no-retry-after",
+        "throttled-api-503",
+    }
+    assert {name.replace("-api-", "-token-") for name in THROTTLING if "-api-" in name} == {
+        name for name in THROTTLING if "-token-" in name
     }
 
 

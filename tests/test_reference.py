@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from conformance.reference.app import create_app
 from conformance.reference.data import TENANT_A, TENANT_B, Fixture, seed
 from conformance.reference.faults import FAULTS, UnknownFault
+from conformance.reference.throttling import THROTTLING
 
 SECRETS = {TENANT_A: "reference-secret-a-0123456789", TENANT_B: "reference-secret-b-0123456789"}
 NOW = datetime(2024, 3, 15, 12, 34, 56, 789_000, tzinfo=UTC)
@@ -29,7 +30,8 @@ FIXTURES_A = seed(NOW).fixtures(TENANT_A)
 FIXTURES_B = seed(NOW).fixtures(TENANT_B)
 BASIC_A = (TENANT_A, SECRETS[TENANT_A])
 BASIC_B = (TENANT_B, SECRETS[TENANT_B])
-BENIGN = [name for name, fault in FAULTS.items() if fault.benign]
+# the benign faults that change the form of the answers (the throttling ones change when they come)
+BENIGN = [name for name, fault in FAULTS.items() if fault.benign and name not in THROTTLING]
 
 
 def readings(doc: dict[str, Any], now: datetime) -> list[str]:
@@ -191,6 +193,23 @@ def test_benign_faults_change_only_the_form(name: str) -> None:
         response = client.get(url(f.assignment_id, f.enrolment_id), auth=BASIC_A)
         assert response.status_code == 200
         assert readings(response.json(), NOW) == []
+
+
+@pytest.mark.parametrize("name", THROTTLING)
+def test_a_throttling_fault_answers_every_fourth_request_of_its_surface(name: str) -> None:
+    throttle = THROTTLING[name]
+    client = TestClient(create_app(SECRETS, [name], lambda: NOW, retry_after="7"))
+    f = fixture("open")
+    token_form = {"grant_type": "client_credentials", "scope": "api/read"}
+    send = {
+        "api": lambda: client.get(url(f.assignment_id, f.enrolment_id), auth=BASIC_A),
+        "token": lambda: client.post(f"/oauth2/token/{TENANT_A}", data=token_form, auth=BASIC_A),
+    }
+    other = send.pop("token" if throttle.surface == "api" else "api")
+    answers = [send[throttle.surface]() for _ in range(12)]
+    assert [r.status_code for r in answers] == [200, 200, 200, throttle.status] * 3
+    assert all(r.headers.get("retry-after") == ("7" if throttle.retry_after else None) for r in answers[3::4])
+    assert all(other().status_code == 200 for _ in range(8))  # the other surface is not throttled
 
 
 def test_head_is_get_without_a_body(client: TestClient) -> None:

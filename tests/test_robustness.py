@@ -388,9 +388,10 @@ def test_a_throttled_run_still_reaches_its_verdict(tmp_path: Path) -> None:
         run = run_against(server, tmp_path, *only("AUTH-001", "AUTH-002", "AUTH-003"))
     assert run.returncode == 4, run.stdout + run.stderr  # a -k selection is at best incomplete
     result = run.results()
-    assert result["limits_hit"]["throttled_retries"] == 2
-    assert result["limits_hit"]["throttle_wait_s"] == 2.0
-    assert any("throttled 2 request(s)" in warning for warning in result["warnings"])
+    assert result["throttling"]["responses"] == 2 and result["throttling"]["by_status"] == {"429": 2}
+    assert result["throttling"]["wait_s"] == 2.0
+    assert any("the target answered 2 x 429" in warning for warning in result["warnings"])
+    assert "(2 throttled, 2 s waited)" in run.stdout
     assert 2.0 <= run.seconds < STARTUP + 2
 
 
@@ -399,6 +400,21 @@ def test_a_target_that_keeps_throttling_is_no_verdict_not_non_conformance(tmp_pa
         run = run_against(server, tmp_path, *only("AUTH-001", "AUTH-002"))
     assert_no_verdict(run, "AUTH-001", "answered 429 to every try")
     assert run.outcomes() == {**run.outcomes(), "AUTH-001": "error", "AUTH-002": "passed"}
+
+
+def test_a_target_that_throttles_past_the_deadline_is_no_verdict(tmp_path: Path) -> None:
+    with LoopbackServer(FakeTarget().when(fixture_read, throttle(100_000, retry_after="1"))) as server:
+        run = run_against(server, tmp_path, "-k", BASIC_AUTH, "--max-duration", "5")
+    assert_no_verdict(run, "--max-duration of 5 s")
+    result = run.results()
+    assert result["limits_hit"]["deadline_passed"] is True and result["mode"]["max_duration_s"] == 5
+    assert run.seconds < STARTUP + 5 + 2  # the checks left end at once
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon"])
+def test_a_bad_max_duration_is_a_usage_error(value: str) -> None:
+    code, _, err = cli_main("run", "--max-duration", value)
+    assert code == 2 and "--max-duration" in err and len(err.strip().splitlines()) == 1
 
 
 # --- budget and rate limit --------------------------------------------------------------------------

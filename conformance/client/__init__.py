@@ -7,10 +7,12 @@ adds what a suite aimed at shared staging needs:
   endpoints; any other method needs ``--allow-unsafe-methods``;
 - redirects are never followed, and requests go only to the configured hosts
   (environment proxies are not used either: a proxy is another host);
-- a request budget and a rate limit that the run never exceeds (``_rate``);
-- 429, and 503 with ``Retry-After``, are waited out (bounded waits, bounded
-  retries, a bounded total) and retried; a target that keeps throttling makes
-  the check an *error* (:class:`Throttled`), never a failure;
+- a request budget and a rate limit that the run never exceeds; the rate
+  adapts to throttling, halved on 429/503 and climbing back after (``_rate``);
+- 429, and 503 with ``Retry-After``, are waited out (``Retry-After``, else an
+  exponential backoff with jitter) and retried (``_throttle``); a request that is
+  throttled on every try makes its check an *error* (:class:`Throttled`), never
+  a failure; the whole run has a deadline, ``--max-duration`` (``_limits``);
 - every request has a deadline (``_deadline``): ``timeout_s`` bounds the whole
   exchange (connect, headers and body), so a target that answers slowly, or
   drips its answer byte by byte, cannot hold a run;
@@ -33,12 +35,13 @@ from conformance.client._client import READ_ONLY_METHODS, Client
 from conformance.client._errors import (
     InfrastructureError,
     RequestBudgetExhausted,
+    RunDeadlineExceeded,
     TargetUnresponsive,
     Throttled,
     UnsafeRequest,
     describe_error,
 )
-from conformance.client._limits import ClientLimits
+from conformance.client._limits import DEFAULT_MAX_DURATION_S, REFERENCE_BACKOFF_BASE_S, ClientLimits
 from conformance.client._rate import RateLimiter
 from conformance.client._recorder import MAX_EVIDENCE_BODY, Credential, Recorder, Tap, evidence
 
@@ -46,9 +49,11 @@ from conformance.client._recorder import MAX_EVIDENCE_BODY, Credential, Recorder
 INFRASTRUCTURE_ERRORS = (InfrastructureError, UnsafeRequest, httpx.HTTPError)
 
 __all__ = [
+    "DEFAULT_MAX_DURATION_S",
     "INFRASTRUCTURE_ERRORS",
     "MAX_EVIDENCE_BODY",
     "READ_ONLY_METHODS",
+    "REFERENCE_BACKOFF_BASE_S",
     "Client",
     "ClientLimits",
     "Credential",
@@ -56,6 +61,7 @@ __all__ = [
     "RateLimiter",
     "Recorder",
     "RequestBudgetExhausted",
+    "RunDeadlineExceeded",
     "Tap",
     "TargetUnresponsive",
     "Throttled",

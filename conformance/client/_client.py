@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import ssl
 import threading
 import time
@@ -16,10 +17,11 @@ from conformance.client._body import read_capped
 from conformance.client._breaker import Breaker
 from conformance.client._deadline import DeadlineTransport, deadline
 from conformance.client._errors import RequestBudgetExhausted, UnsafeRequest, describe_error
-from conformance.client._limits import ClientLimits
+from conformance.client._limits import ClientLimits, RunDeadline
 from conformance.client._memo import Memo
-from conformance.client._rate import RateLimiter, ThrottleWaits, retry_after
+from conformance.client._rate import RateLimiter
 from conformance.client._recorder import Credential, Recorder, evidence, words
+from conformance.client._throttle import Throttling
 from conformance.redact import Redactor
 from conformance.results import Exchange
 
@@ -56,7 +58,8 @@ class Client:
         self.budget_spent = False
         self._count_lock = threading.Lock()
         self._rate = RateLimiter(self.limits.max_rps)
-        self._throttle = ThrottleWaits(self.limits)
+        self.deadline = RunDeadline(self.limits.max_duration_s)
+        self._throttling = Throttling(self.limits, self._rate, self.deadline)
         self._breakers = {
             "api": Breaker("the API", self.limits.max_failures_in_a_row, self.limits.max_failures),
             "token": Breaker(
@@ -88,15 +91,9 @@ class Client:
     def requests_sent(self) -> int:
         return sum(self.requests_by_phase.values())
 
-    @property
-    def throttled_responses(self) -> int:
-        """Throttled answers (429, 503 with Retry-After) waited out and retried."""
-        return self._throttle.responses
-
-    @property
-    def throttle_wait_s(self) -> float:
-        """Seconds the run waited for throttling, in all."""
-        return self._throttle.wait_s
+    def throttling(self) -> dict[str, object]:
+        """What the run met of throttling (results.json's ``throttling``; see Throttling.summary)."""
+        return self._throttling.summary()
 
     @property
     def words(self) -> repro.Words:
@@ -162,15 +159,14 @@ class Client:
         if reuse and (remembered := self.memo.get(request)) is not None:
             self.recorder.record(remembered.extensions["exchange"], remembered)  # evidence of this check too
             return remembered
-        for attempt in range(self.limits.max_retries + 1):
+        for attempt in itertools.count():
             breaker.check()
+            self.deadline.check()
             self._spend(phase)
             response = self._send(request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in)
-            wait = retry_after(response)
-            if wait is None:
+            if not self._throttling.retry(response, attempt, breaker.what):
                 self.memo.remember(request, response)
                 return response
-            self._throttle.wait(wait, attempt, f"{breaker.what} answered {response.status_code}")
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _build(

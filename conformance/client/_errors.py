@@ -22,7 +22,11 @@ class RequestBudgetExhausted(InfrastructureError):
 
 
 class Throttled(InfrastructureError):
-    """The target kept answering 429 (or 503 with Retry-After) beyond what the suite waits for."""
+    """The target answered 429 (or 503 with Retry-After) to every try of one request (--max-retries)."""
+
+
+class RunDeadlineExceeded(InfrastructureError):
+    """The run reached its whole-run deadline (--max-duration): no verdict."""
 
 
 class TargetUnresponsive(InfrastructureError):

@@ -1,88 +1,65 @@
-"""Pacing: the rate limiter, and waiting out throttled answers (429, 503 with Retry-After)."""
+"""Pacing: the rate limiter, whose rate adapts to throttling (additive increase, multiplicative decrease)."""
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from email.utils import parsedate_to_datetime
-
-import httpx
-
-from conformance.client._errors import Throttled
-from conformance.client._limits import ClientLimits
 
 
 class RateLimiter:
-    """Lets a request go at least 1/max_rps seconds after the one before (thread-safe).
+    """Lets a request go at least 1/rate seconds after the one before (thread-safe); the rate adapts.
 
-    The spacing counts from when the previous request was let go, with 2% slack for the
-    jitter between letting a request go and its reaching the target: so no one-second
-    window ever sees more than max_rps requests. Threads queue on the lock in turn.
+    The rate starts at max_rps (None: unlimited) and never goes above it. A throttled answer
+    (:meth:`throttled`) halves it, at most once per second of sending (a burst of 429s is one
+    signal, as TCP halves its window once per round trip), never below MIN_RPS; every answer that
+    is not throttled (:meth:`answered`) adds a tenth of the ceiling back. A run without a rate limit that is
+    throttled starts pacing at UNLIMITED_START_RPS, and is unlimited again once it has climbed back.
+
+    The spacing counts from when the previous request was let go, with 2% slack for the jitter
+    between letting a request go and its reaching the target: so no one-second window ever sees
+    more than max_rps requests. Threads queue on the lock in turn.
     """
 
     SLACK = 1.02
+    DECREASE = 0.5
+    RECOVERY_STEPS = 10
+    MIN_RPS = 1.0
+    UNLIMITED_START_RPS = 100.0
+    COOL_DOWN_S = 1.0
 
     def __init__(self, max_rps: float | None) -> None:
-        self._interval = self.SLACK / max_rps if max_rps else 0.0
+        self.ceiling = max_rps or None
+        self.rate = self.ceiling  # requests per second now; None: unlimited
+        self.lowest = self.rate  # the lowest rate the run was paced at
         self._next = 0.0
+        self._calm_from = 0.0  # throttled answers before this moment do not lower the rate again
         self._lock = threading.Lock()
 
     def wait(self) -> None:
-        if not self._interval:
-            return
         with self._lock:
+            if not self.rate:
+                return
             while (remaining := self._next - time.monotonic()) > 0:
                 time.sleep(remaining)
-            self._next = time.monotonic() + self._interval
+            self._next = time.monotonic() + self.SLACK / self.rate
 
-
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait before trying again, or None when the answer is not a throttle."""
-    if response.status_code not in (429, 503):
-        return None
-    default = None if response.status_code == 503 else 1.0
-    value = response.headers.get("retry-after")
-    if value is None:
-        return default
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError):
-            return default
-    if not math.isfinite(seconds):
-        return default
-    return max(seconds, 0.0)
-
-
-class ThrottleWaits:
-    """How long the run waited for throttling; says when a throttled request must give up instead."""
-
-    def __init__(self, limits: ClientLimits) -> None:
-        self._limits = limits
-        self._lock = threading.Lock()
-        self.responses = 0
-        self.wait_s = 0.0
-
-    def wait(self, wait: float, attempt: int, why: str) -> None:
-        """Sleep as told by Retry-After, or raise Throttled when a bound of the run forbids it."""
-        limits = self._limits
-        if wait > limits.max_retry_wait_s:
-            raise Throttled(
-                f"{why} with Retry-After {wait:.0f} s, longer than the "
-                f"{limits.max_retry_wait_s:.0f} s the suite waits"
-            )
-        if attempt == limits.max_retries:
-            raise Throttled(f"{why} to every try ({attempt + 1} tries, waiting as told by Retry-After)")
+    def throttled(self, wait_s: float = 0.0) -> None:
+        """The target answered 429 or 503 and the run waits wait_s before it retries: halve the rate,
+        unless it was halved within the last second of sending (waits do not count)."""
         with self._lock:
-            if self.wait_s + wait > limits.max_total_retry_wait_s:
-                raise Throttled(
-                    f"{why}; the run already waited {self.wait_s:.0f} s for throttling, "
-                    f"the most it waits in all is {limits.max_total_retry_wait_s:.0f} s"
-                )
-            self.responses += 1
-            self.wait_s += wait
-        time.sleep(wait)
+            now = time.monotonic()
+            if now < self._calm_from:
+                return
+            self._calm_from = now + wait_s + self.COOL_DOWN_S
+            self.rate = max(self.MIN_RPS, (self.rate or self.UNLIMITED_START_RPS) * self.DECREASE)
+            self.lowest = min(self.lowest or self.rate, self.rate)
+
+    def answered(self) -> None:
+        """The target answered without throttling: climb back towards the ceiling by one step."""
+        with self._lock:
+            if self.rate is None:
+                return
+            top = self.ceiling or self.UNLIMITED_START_RPS
+            self.rate += top / self.RECOVERY_STEPS
+            if self.rate >= top:
+                self.rate = self.ceiling

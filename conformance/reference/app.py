@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,6 +18,7 @@ from conformance.reference.context import Context
 from conformance.reference.faults import checked
 from conformance.reference.oauth import PUBLIC_AUDIENCE, WEBHOOKS_AUDIENCE, token_endpoint
 from conformance.reference.responses import error_response
+from conformance.reference.throttling import Throttling
 
 
 def _utc_now() -> datetime:
@@ -27,8 +29,10 @@ def create_app(
     secrets: Mapping[str, str],
     faults: Collection[str] = (),
     now: Callable[[], datetime] | None = None,
+    retry_after: str = "0",
 ) -> Starlette:
-    """The reference app. ``secrets`` maps each Tenant ID to its API secret; ``now`` is the clock (UTC).
+    """The reference app. ``secrets`` maps each Tenant ID to its API secret; ``now`` is the clock (UTC);
+    ``retry_after`` is the Retry-After value of the throttling faults.
 
     Raises UnknownFault (a ValueError) for a fault name that is not in the catalogue.
     """
@@ -47,4 +51,5 @@ def create_app(
         error = "not_found" if exc.status_code == 404 else "method_not_allowed"
         return error_response(exc.status_code, error, exc.detail, (), exc.headers)
 
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    throttling = Middleware(Throttling, faults=ctx.faults, retry_after=retry_after)
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error}, middleware=[throttling])

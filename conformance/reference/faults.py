@@ -1,7 +1,9 @@
 """The fault catalogue: every deliberate deviation the reference target can be switched into.
 
 A *benign* fault changes only the form of the responses (extra fields, another
-date rendering, indentation): a correct suite must still pass every check. Every
+date rendering, indentation) or throttles the target (every 4th request answered
+429 or 503, as a busy gateway does; see :data:`THROTTLING`): a correct suite must
+still pass every check. Every
 other fault breaks the contract, and ``requirements`` lists the requirement IDs
 (conformance/requirements.toml) that a correct suite MUST report as failed when
 that fault is on. The list is conservative: a fault may break more, but those
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from conformance.reference.throttling import THROTTLING
 
 
 @dataclass(frozen=True)
@@ -29,12 +33,24 @@ def _benign(name: str, description: str) -> Fault:
     return Fault(name, description, (), benign=True)
 
 
+_SURFACES = {"api": "API request", "token": "token endpoint request"}
+
+
+def _throttling(name: str) -> Fault:
+    throttle = THROTTLING[name]
+    told = "with Retry-After: 0" if throttle.retry_after else "without Retry-After"
+    what = f"every {throttle.every}th {_SURFACES[throttle.surface]}"
+    return _benign(name, f"{what} gets {throttle.status} {told}")
+
+
 CATALOGUE: tuple[Fault, ...] = (  # every fault, benign first, then by requirement area
     # --- benign: deviations in form only ---------------------------------------
     _benign("extra-fields", "unknown extra fields in the enrolment and in each event"),
     _benign("offset-dates", "every date rendered with a +01:00 offset (same instants)"),
     _benign("no-millis", "every date rendered without fractional seconds"),
     _benign("pretty-json", "every JSON body indented over several lines"),
+    # --- benign: a busy target that throttles (the suite waits and retries) --------
+    *(_throttling(name) for name in THROTTLING),
     # --- AUTH: HTTP Basic --------------------------------------------------------
     Fault("basic-auth-rejected", "valid Basic credentials are refused with 401", ("AUTH-001",)),
     Fault("no-auth-accepted", "a request without Authorization is served as tenant A", ("AUTH-002",)),

@@ -138,9 +138,11 @@ class ReferenceServer:
         faults: Sequence[str] = (),
         secrets: Mapping[str, str] | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
+        retry_after: str = "0",
     ) -> None:
         checked(faults)
         self.faults = tuple(faults)
+        self.retry_after = retry_after  # what the throttling faults send as Retry-After
         self.secrets = dict(secrets) if secrets else {tenant: token_urlsafe(24) for tenant in SECRET_ENVS}
         if set(self.secrets) != set(SECRET_ENVS):
             raise ValueError(f"secrets must be given for exactly {', '.join(SECRET_ENVS)}")
@@ -195,6 +197,7 @@ class ReferenceServer:
         args = [sys.executable, "-m", "conformance.reference", "--host", LOOPBACK, "--port", "0"]
         for fault in self.faults:
             args += ["--fault", fault]
+        args += ["--retry-after", self.retry_after]
         with tempfile.TemporaryFile() as stderr:
             self._process = subprocess.Popen(
                 args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
@@ -278,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default=LOOPBACK, help="interface to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default: %(default)s)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="switch on a fault")
+    parser.add_argument(
+        "--retry-after", default="0", metavar="S", help="Retry-After of the throttling faults (default: 0)"
+    )
     args = parser.parse_args(argv)
     try:
         faults = checked(args.fault)
@@ -295,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(json.dumps(asdict(Endpoints.at(args.host, sock.getsockname()[1]))), flush=True)
-    _run(create_app(secrets, faults), sock)
+    _run(create_app(secrets, faults, retry_after=args.retry_after), sock)
     return 0
 
 

@@ -20,7 +20,14 @@ from markupsafe import Markup
 
 from conformance.config import STATUSES
 from conformance.reports.statement import LEVELS, by_area, conformance_statement, first_line
-from conformance.results import OUTCOMES, CheckResult, Exchange, RequirementResult, RunResult
+from conformance.results import (
+    OUTCOMES,
+    CheckResult,
+    Exchange,
+    RequirementResult,
+    RunResult,
+    throttling_words,
+)
 from conformance.verdict import area_verdict
 
 TEMPLATE = "report.html.j2"
@@ -117,6 +124,7 @@ def render_html(result: RunResult, *, results_sha256: str | None = None) -> str:
         gate=VERDICTS[result.gate] if result.gate else None,
         statement=conformance_statement(result),
         findings=findings_of(result),
+        throttling=throttling_words(result.throttling),
         baseline_marked=[req for req in result.requirements if req.baseline],
         areas=areas_of(result),
         levels=LEVELS,
