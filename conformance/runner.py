@@ -92,6 +92,7 @@ def execute(
         verify=verify,
         allow_unsafe_methods=options.allow_unsafe_methods,
         token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
+        production_confirmed=options.production_confirmed,
     ) as client:
         if on_start is not None:
             on_start(settings, run_mode(options, production))
