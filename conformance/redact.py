@@ -5,7 +5,8 @@ the API secrets in every encoding they may be written in (raw, URL-, form- and
 JSON-encoded, their HTTP Basic forms), every credential the client sends (the
 password inside a Basic header, a bearer token: so the AUTH checks' near-secret
 variants are masked like the real ones) and every token a token endpoint hands
-out. Evidence passes through :meth:`Redactor.text` and :meth:`Redactor.headers`
+out, each in any case (the HTTP client lowercases header names, so a target that
+names a header after a token would otherwise get it written). Evidence passes through :meth:`Redactor.text` and :meth:`Redactor.headers`
 when it is recorded, and the whole result through :func:`scrub` once more
 before it is written (dict keys and header names too).
 
@@ -73,7 +74,8 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
-        self._ordered: list[str] = []
+        self._every: re.Pattern[str] | None = None  # every secret, longest first, in any case
+        self._long: re.Pattern[str] | None = None  # the secrets of SHORT characters or more
         self._lock = threading.Lock()
         self.warnings: list[str] = []  # one line per secret too short to mask everywhere
         self.sources: dict[str, str] = {}  # environment variable -> the API secret it holds (repro lines)
@@ -87,7 +89,9 @@ class Redactor:
         with self._lock:
             if secret not in self._secrets:
                 self._secrets.add(secret)
-                self._ordered = sorted(self._secrets, key=len, reverse=True)
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                self._every = _any_case(ordered)
+                self._long = _any_case([known for known in ordered if len(known) >= SHORT])
 
     def add_basic(self, user: str, password: str) -> None:
         """Register a password in every encoding, and the Basic payloads built from it (plain and form)."""
@@ -123,16 +127,16 @@ class Redactor:
                 self.add_basic(user, password)
 
     def text(self, text: str) -> str:
-        """Mask every registered secret and every credential-shaped value in target-controlled text."""
-        return self._mask(text, self._ordered)
+        """Mask every registered secret (in any case) and every credential-shaped value in target text."""
+        return self._mask(text, self._every)
 
     def fixed(self, text: str) -> str:
         """Mask secrets in the suite's own vocabulary: secrets shorter than SHORT are left alone there."""
-        return self._mask(text, [secret for secret in self._ordered if len(secret) >= SHORT])
+        return self._mask(text, self._long)
 
-    def _mask(self, text: str, secrets: list[str]) -> str:
-        for secret in secrets:
-            text = text.replace(secret, MASK)
+    def _mask(self, text: str, secrets: re.Pattern[str] | None) -> str:
+        if secrets is not None:
+            text = secrets.sub(MASK, text)
         text = _FORM_SECRET.sub(rf"\g<1>{MASK}", text)
         text = _JSON_SECRET.sub(rf"\g<1>{MASK}\g<2>", text)
         return _AUTH_VALUE.sub(_mask_auth_value, text)
@@ -168,6 +172,12 @@ class Redactor:
             new_item = self.value(item, key if isinstance(key, str) else "")
             masked[new_key] = _merged(masked[new_key], new_item) if new_key in masked else new_item
         return masked
+
+
+def _any_case(secrets: list[str]) -> re.Pattern[str] | None:
+    """One pattern matching each secret in any case (the HTTP client lowercases header names), longest
+    first, so a secret is masked whole before a shorter one inside it is."""
+    return re.compile("|".join(map(re.escape, secrets)), re.IGNORECASE) if secrets else None
 
 
 def _merged(old: Any, new: Any) -> Any:

@@ -1,0 +1,217 @@
+"""A hostile target cannot hurt the user: no credential leaks, no terminal takeover, no crash without reports.
+
+Each case runs the real CLI (a subprocess, loopback only) at one hostile
+target of ``hostile.py`` and asserts the exit code, that ``junit.xml``,
+``report.html`` and ``results.json`` are written, that stdout and stderr carry
+no control character, and that no credential the run holds or derives appears
+in anything it wrote: the API secret, the near-secrets the AUTH checks send
+(suffixed, truncated, one character changed, case-swapped), the Basic payloads
+built from them, and the access tokens; each raw, base64-, URL- or
+form-encoded. Secrets of realistic length (one made only of header-name
+characters, so it can be echoed as a header name) and a 4-character one.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+from hostile import ESCAPES, EchoingTarget, EscapingTarget, PaddedTarget, deep_json, with_raw_headers
+from misbehaving import (
+    TENANT,
+    CliRun,
+    Conn,
+    FakeTarget,
+    LoopbackServer,
+    Received,
+    enrolment_request,
+    fixture_read,
+    run_cli,
+    token_request,
+    write_config,
+)
+
+from conformance.checks.auth import UNKNOWN_TENANT, wrong_secrets
+
+LONG_SECRET = "Kq7vXw2LmT9pRz4NbY6sHd3F"  # header-name characters only: a target can echo it as a name
+ODD_SECRET = "fake-SECRET/value+4b1d=9e7a"  # characters URL- and form-encoding change
+SHORT_SECRET = "Qz9X"
+FAST = ("--max-rps", "0", "--max-examples", "5", "--timeout", "5")
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def forbidden(secret: str, tokens: set[str]) -> dict[str, str]:
+    """Every credential of the run, and every credential derived from it, in every encoding, by name."""
+    values = {"secret": secret, **{kind: wrong for kind, wrong in wrong_secrets(secret).items() if wrong}}
+    values |= {f"access token {n}": token for n, token in enumerate(sorted(tokens))}
+    found = {f"Basic {UNKNOWN_TENANT}:secret": b64(f"{UNKNOWN_TENANT}:{secret}")}
+    for what, value in values.items():
+        found |= {
+            what: value,
+            f"{what}, URL-encoded": quote(value, safe=""),
+            f"{what}, form-encoded": quote_plus(value),
+            f"{what}, base64": b64(value),
+            f"Basic {what}": b64(f"{TENANT}:{value}"),
+            f"Basic {what}, form-encoded first": b64(f"{quote_plus(TENANT)}:{quote_plus(value)}"),
+        }
+    return found
+
+
+def artifacts(run: CliRun) -> dict[str, str]:
+    """stdout, stderr and every file the run wrote (HTML entities decoded too)."""
+    texts = {"stdout": run.stdout, "stderr": run.stderr}
+    for path in run.reports.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            texts[path.name] = text
+            texts[f"{path.name}, unescaped"] = html.unescape(text)
+    return texts
+
+
+def leaks(run: CliRun, secret: str, tokens: set[str]) -> list[str]:
+    """Each form found, and each credential found in any case (the HTTP client lowercases header names)."""
+    found = []
+    for where, text in artifacts(run).items():
+        lowered = text.lower()
+        for what, value in forbidden(secret, tokens).items():
+            if value in text:
+                found.append(f"{what} in {where}")
+            elif "encoded" not in what and "base64" not in what and value.lower() in lowered:
+                found.append(f"{what}, in another case, in {where}")
+    return found
+
+
+def run_at(target: FakeTarget, tmp_path: Path, handler: Callable | None = None) -> CliRun:
+    with LoopbackServer(handler or target, lifetime=180) as server:
+        config = write_config(
+            tmp_path, f"{server.origin}/rest/v1", f"{server.origin}/oauth2/token/{{tenantId}}"
+        )
+        return run_cli(
+            "--config",
+            str(config),
+            *FAST,
+            reports=tmp_path / "reports",
+            env={"FAKE_TARGET_SECRET": target.secret},
+            timeout=240,
+        )
+
+
+def assert_harmless(run: CliRun, target: FakeTarget, exit_code: int) -> None:
+    """The exit code, the three reports, a clean terminal, and no credential anywhere."""
+    assert run.returncode == exit_code, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.reports_written(), run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert "RecursionError" not in "".join(artifacts(run).values())
+    for stream in (run.stdout, run.stderr):
+        assert not CONTROL.search(stream), repr(CONTROL.search(stream))
+    assert run.stdout.rstrip().splitlines()[-1].startswith("verdict: ")
+    assert leaks(run, target.secret, set(target.issued)) == []
+
+
+# --- credentials quoted back -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", [LONG_SECRET, ODD_SECRET, SHORT_SECRET], ids=["long", "odd", "short"])
+def test_a_target_that_echoes_every_credential_leaks_none(tmp_path: Path, secret: str) -> None:
+    target = EchoingTarget(secret=secret)
+    run = run_at(target, tmp_path)
+    assert_harmless(run, target, 1)  # the echoed status is not a status of the contract
+    assert target.issued, "no token was obtained: the scan would prove nothing about tokens"
+    result = (run.reports / "results.json").read_text(encoding="utf-8")
+    assert "x-echo-0" in result and "received ***" in result  # the echoes reached the evidence, masked
+    if secret == SHORT_SECRET:
+        assert "shorter than 6 characters" in run.stdout
+
+
+def test_the_scan_finds_each_form_of_each_credential(tmp_path: Path) -> None:
+    """leaks() itself: every name forbidden() gives is found in a file of a run."""
+    (tmp_path / "reports").mkdir()
+    for what, value in forbidden(SHORT_SECRET, {"tok-1"}).items():
+        (tmp_path / "reports" / "results.json").write_text(f"... {value} ...")
+        run = CliRun(0, "", "", 0.0, tmp_path / "reports")
+        assert leaks(run, SHORT_SECRET, {"tok-1"}), what
+    (tmp_path / "reports" / "results.json").write_text('{"x-qz9x-wrong": "1"}')
+    assert "suffixed, in another case, in results.json" in leaks(run, SHORT_SECRET, {"tok-1"})
+
+
+# --- the terminal ----------------------------------------------------------------------------------------
+
+
+def test_escape_sequences_in_bodies_are_shown_not_acted_on(tmp_path: Path) -> None:
+    target = EscapingTarget(secret=LONG_SECRET)
+    run = run_at(target, tmp_path)
+    assert_harmless(run, target, 1)
+    assert "\\x1b[2K" in run.stdout  # the FAIL line quoted the status value, escaped
+
+
+def test_escape_sequences_and_bytes_that_are_not_ascii_in_headers(tmp_path: Path) -> None:
+    target = FakeTarget(secret=LONG_SECRET)
+    raw = (
+        f'X-Escapes: {ESCAPES}\r\nWWW-Authenticate: Basic realm="{ESCAPES}"\r\n'.encode()
+        + b"X-Latin-1: caf\xe9 \xff\xfe\r\nX-Utf-8: caf\xc3\xa9\r\nX-Invalid-Utf-8: \xc3\x28\xa0\xa1\r\n"
+    )
+    run = run_at(target, tmp_path, with_raw_headers(target, raw))
+    assert_harmless(run, target, 0)
+
+
+# --- parser limits ---------------------------------------------------------------------------------------
+
+
+def deep(conn: Conn, request: Received) -> bool:
+    return conn.respond(200, deep_json())
+
+
+def test_json_nested_100000_deep_from_the_api_is_a_finding(tmp_path: Path) -> None:
+    target = FakeTarget(secret=LONG_SECRET).when(fixture_read, deep)
+    run = run_at(target, tmp_path)
+    assert_harmless(run, target, 1)
+    assert "nested too deep" in run.stdout
+
+
+def test_json_nested_100000_deep_from_the_token_endpoint(tmp_path: Path) -> None:
+    target = FakeTarget(secret=LONG_SECRET).when(token_request, deep)
+    run = run_at(target, tmp_path)
+    assert_harmless(run, target, 1)
+    assert "nested too deep" in (run.reports / "results.json").read_text(encoding="utf-8")
+
+
+def invalid_utf8(conn: Conn, request: Received) -> bool:
+    return conn.respond(200, b'{"id": "\xff\xfe\xc3\x28", "status": "\xe9"}')
+
+
+def test_a_body_that_is_not_utf8_is_a_finding(tmp_path: Path) -> None:
+    target = FakeTarget(secret=LONG_SECRET).when(enrolment_request, invalid_utf8)
+    run = run_at(target, tmp_path)
+    assert_harmless(run, target, 1)
+
+
+def test_bodies_of_a_megabyte(tmp_path: Path) -> None:
+    target = PaddedTarget(secret=LONG_SECRET)
+    run = run_at(target, tmp_path)
+    assert_harmless(run, target, 0)
+
+
+# --- header floods ---------------------------------------------------------------------------------------
+
+
+def test_thousands_of_headers(tmp_path: Path) -> None:
+    target = FakeTarget(secret=LONG_SECRET)
+    raw = b"".join(b"X-Flood-%d: %d\r\n" % (n, n) for n in range(3000))
+    run = run_at(target, tmp_path, with_raw_headers(target, raw))
+    assert_harmless(run, target, 0)
+
+
+def test_a_header_larger_than_the_client_reads_is_no_verdict(tmp_path: Path) -> None:
+    target = FakeTarget(secret=LONG_SECRET)
+    run = run_at(target, tmp_path, with_raw_headers(target, b"X-Huge: " + b"h" * 200_000 + b"\r\n"))
+    assert_harmless(run, target, 3)
+    assert run.error_line.startswith("error: ")
