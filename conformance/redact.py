@@ -6,9 +6,10 @@ JSON-encoded, their HTTP Basic forms), every credential the client sends (the
 password inside a Basic header, a bearer token: so the AUTH checks' near-secret
 variants are masked like the real ones) and every token a token endpoint hands
 out, each in any case (the HTTP client lowercases header names, so a target that
-names a header after a token would otherwise get it written). Evidence passes through :meth:`Redactor.text` and :meth:`Redactor.headers`
-when it is recorded, and the whole result through :func:`scrub` once more
-before it is written (dict keys and header names too).
+names a header after a token would otherwise get it written). Evidence passes
+through :meth:`Redactor.text` and :meth:`Redactor.headers` when it is recorded,
+and the whole result through :func:`scrub` once more before it is written (dict
+keys and header names too).
 
 ``Authorization`` values are never shown at all: only their scheme survives
 (``Basic ***``, ``Bearer ***``). Secrets shorter than :data:`SHORT` characters
