@@ -29,8 +29,7 @@ from misbehaving import (
     FakeTarget,
     LoopbackServer,
     Received,
-    enrolment_request,
-    fixture_read,
+    enrolment_body,
     run_cli,
     token_request,
     write_config,
@@ -146,21 +145,53 @@ def test_the_scan_finds_each_form_of_each_credential(tmp_path: Path) -> None:
 # --- the terminal ----------------------------------------------------------------------------------------
 
 
-def test_escape_sequences_in_bodies_are_shown_not_acted_on(tmp_path: Path) -> None:
+def test_escape_sequences_in_bodies_and_headers_are_shown_not_acted_on(tmp_path: Path) -> None:
     target = EscapingTarget(secret=LONG_SECRET)
-    run = run_at(target, tmp_path)
+    # a second Content-Type: failure messages quote the content type, so the header reaches the terminal
+    header = f"Content-Type: text/x-{ESCAPES.replace(chr(13), '')}\r\n".encode()
+    run = run_at(target, tmp_path, with_raw_headers(target, header))
     assert_harmless(run, target, 1)
-    assert "\\x1b[2K" in run.stdout  # the FAIL line quoted the status value, escaped
+    assert "\\x1b[2K\\r" in run.stdout  # a FAIL line quoted a body (the status value), escaped
+    assert "text/x-\\x1b[2K\\x1b[1Averdict" in run.stdout  # and the header
 
 
-def test_escape_sequences_and_bytes_that_are_not_ascii_in_headers(tmp_path: Path) -> None:
+def test_escape_sequences_and_bytes_that_are_not_ascii_in_headers(
+    tmp_path: Path, plain_outcomes: dict[str, str]
+) -> None:
     target = FakeTarget(secret=LONG_SECRET)
+    escapes = ESCAPES.replace("\r", "")  # a bare CR ends a header line: the client refuses it (see below)
     raw = (
-        f'X-Escapes: {ESCAPES}\r\nWWW-Authenticate: Basic realm="{ESCAPES}"\r\n'.encode()
+        f'X-Escapes: {escapes}\r\nWWW-Authenticate: Basic realm="{escapes}"\r\n'.encode()
         + b"X-Latin-1: caf\xe9 \xff\xfe\r\nX-Utf-8: caf\xc3\xa9\r\nX-Invalid-Utf-8: \xc3\x28\xa0\xa1\r\n"
     )
     run = run_at(target, tmp_path, with_raw_headers(target, raw))
-    assert_harmless(run, target, 0)
+    assert_harmless(run, target, 1)
+    assert run.outcomes() == plain_outcomes
+
+
+def test_a_bare_cr_in_a_header_is_no_verdict(tmp_path: Path) -> None:
+    target = FakeTarget(secret=LONG_SECRET)
+    run = run_at(target, tmp_path, with_raw_headers(target, f"X-Escapes: {ESCAPES}\r\n".encode()))
+    assert_harmless(run, target, 3)
+    assert "illegal header line" in run.error_line
+
+
+@pytest.fixture(scope="module")
+def plain_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The outcomes of a run at the same target without the hostile part (it has findings of its own)."""
+    target = FakeTarget(secret=LONG_SECRET)
+    run = run_at(target, tmp_path_factory.mktemp("plain"))
+    assert_harmless(run, target, 1)
+    return run.outcomes()
+
+
+def fixture_read_of(target: FakeTarget) -> Callable[[Received], bool]:
+    """Picks the GETs of the fixture enrolment with the target's valid Basic credentials."""
+    return lambda request: (
+        request.method == "GET"
+        and request.authorization == f"Basic {target.basic_payload}"
+        and request.path.endswith(f"/enrolments/{enrolment_body()['id']}")
+    )
 
 
 # --- parser limits ---------------------------------------------------------------------------------------
@@ -171,17 +202,19 @@ def deep(conn: Conn, request: Received) -> bool:
 
 
 def test_json_nested_100000_deep_from_the_api_is_a_finding(tmp_path: Path) -> None:
-    target = FakeTarget(secret=LONG_SECRET).when(fixture_read, deep)
-    run = run_at(target, tmp_path)
+    target = FakeTarget(secret=LONG_SECRET)
+    run = run_at(target.when(fixture_read_of(target), deep), tmp_path)
     assert_harmless(run, target, 1)
-    assert "nested too deep" in run.stdout
+    assert run.outcomes()["SCHEMA-001"] == "failed"
+    assert "not usable JSON: nested too deep" in run.messages("SCHEMA-001")
 
 
 def test_json_nested_100000_deep_from_the_token_endpoint(tmp_path: Path) -> None:
     target = FakeTarget(secret=LONG_SECRET).when(token_request, deep)
     run = run_at(target, tmp_path)
     assert_harmless(run, target, 1)
-    assert "nested too deep" in (run.reports / "results.json").read_text(encoding="utf-8")
+    assert run.outcomes()["OAUTH-001"] == "failed"
+    assert "not usable JSON: nested too deep" in run.messages("OAUTH-001")
 
 
 def invalid_utf8(conn: Conn, request: Received) -> bool:
@@ -189,25 +222,28 @@ def invalid_utf8(conn: Conn, request: Received) -> bool:
 
 
 def test_a_body_that_is_not_utf8_is_a_finding(tmp_path: Path) -> None:
-    target = FakeTarget(secret=LONG_SECRET).when(enrolment_request, invalid_utf8)
-    run = run_at(target, tmp_path)
+    target = FakeTarget(secret=LONG_SECRET)
+    run = run_at(target.when(fixture_read_of(target), invalid_utf8), tmp_path)
     assert_harmless(run, target, 1)
+    assert run.outcomes()["SCHEMA-001"] == "failed"
 
 
-def test_bodies_of_a_megabyte(tmp_path: Path) -> None:
+def test_bodies_of_a_megabyte(tmp_path: Path, plain_outcomes: dict[str, str]) -> None:
     target = PaddedTarget(secret=LONG_SECRET)
     run = run_at(target, tmp_path)
-    assert_harmless(run, target, 0)
+    assert_harmless(run, target, 1)
+    assert run.outcomes() == plain_outcomes
 
 
 # --- header floods ---------------------------------------------------------------------------------------
 
 
-def test_thousands_of_headers(tmp_path: Path) -> None:
+def test_thousands_of_headers(tmp_path: Path, plain_outcomes: dict[str, str]) -> None:
     target = FakeTarget(secret=LONG_SECRET)
     raw = b"".join(b"X-Flood-%d: %d\r\n" % (n, n) for n in range(3000))
     run = run_at(target, tmp_path, with_raw_headers(target, raw))
-    assert_harmless(run, target, 0)
+    assert_harmless(run, target, 1)
+    assert run.outcomes() == plain_outcomes
 
 
 def test_a_header_larger_than_the_client_reads_is_no_verdict(tmp_path: Path) -> None:
