@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 MASK = "***"
 SHORT = 6  # secrets shorter than this are masked in target-controlled text only
 # Generic patterns catch secrets the run never registered (e.g. a token the
-# target returned in an unexpected field of an error body).
-_FORM_SECRET = re.compile(r"((?:^|&|\?)(?:client_secret|access_token)=)[^&\s]*")
+# target returned in an unexpected field of an error body). A value ends at a
+# quote too: in a repro line the quote closing the shell word must survive.
+_FORM_SECRET = re.compile(r"((?:^|&|\?)(?:client_secret|access_token)=)[^&\s'\"]*")
 _JSON_SECRET = re.compile(r'("(?:access_token|client_secret|refresh_token|id_token)"\s*:\s*")[^"]*(")')
 _SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 # An Authorization value quoted back by a target (in a body, an error message ...): the
