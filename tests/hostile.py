@@ -85,6 +85,18 @@ class EchoingTarget(FakeTarget):
         return body
 
 
+@dataclass
+class DeepJwtTarget(FakeTarget):
+    """Hands out JWT-shaped access tokens whose payload is JSON nested 10,000 deep."""
+
+    def new_token(self, n: int) -> str:
+        def segment(raw: bytes) -> str:
+            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+        payload = b'{"n": %d, "deep": ' % n + deep_json(10_000) + b"}"
+        return ".".join(segment(part) for part in (b'{"alg": "HS256"}', payload, b"signature"))
+
+
 def with_raw_headers(target: FakeTarget, raw: bytes) -> Handler:
     """target, with the header lines raw (CRLF-separated bytes) added to every answer as they are."""
 

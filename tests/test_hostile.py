@@ -21,7 +21,15 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from hostile import ESCAPES, EchoingTarget, EscapingTarget, PaddedTarget, deep_json, with_raw_headers
+from hostile import (
+    ESCAPES,
+    DeepJwtTarget,
+    EchoingTarget,
+    EscapingTarget,
+    PaddedTarget,
+    deep_json,
+    with_raw_headers,
+)
 from misbehaving import (
     TENANT,
     CliRun,
@@ -215,6 +223,16 @@ def test_json_nested_100000_deep_from_the_token_endpoint(tmp_path: Path) -> None
     assert_harmless(run, target, 1)
     assert run.outcomes()["OAUTH-001"] == "failed"
     assert "not usable JSON: nested too deep" in run.messages("OAUTH-001")
+
+
+def test_an_access_token_whose_jwt_payload_is_nested_too_deep_is_opaque(
+    tmp_path: Path, plain_outcomes: dict[str, str]
+) -> None:
+    """The OAUTH-012 checks read a JWT's claims; claims nested too deep make it a token like any other."""
+    target = DeepJwtTarget(secret=LONG_SECRET)
+    run = run_at(target, tmp_path)
+    assert_harmless(run, target, 1)
+    assert run.outcomes() == plain_outcomes
 
 
 def invalid_utf8(conn: Conn, request: Received) -> bool:
