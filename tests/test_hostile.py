@@ -28,6 +28,7 @@ from hostile import (
     EscapingTarget,
     PaddedTarget,
     deep_json,
+    received_credentials,
     with_raw_headers,
 )
 from misbehaving import (
@@ -200,6 +201,19 @@ def fixture_read_of(target: FakeTarget) -> Callable[[Received], bool]:
         and request.authorization == f"Basic {target.basic_payload}"
         and request.path.endswith(f"/enrolments/{enrolment_body()['id']}")
     )
+
+
+def broken_echo(conn: Conn, request: Received) -> bool:
+    """An answer the client cannot parse (a bare CR in a header) quoting the credentials it received."""
+    echoed = " ".join(received_credentials(request))
+    return conn.send(f"HTTP/1.1 200 OK\r\nX-Echo: {echoed}\r{ESCAPES}\r\nContent-Length: 0\r\n\r\n".encode())
+
+
+def test_an_unparsable_answer_quoting_credentials_leaks_none(tmp_path: Path) -> None:
+    target = FakeTarget(secret=ODD_SECRET).when(lambda request: bool(request.authorization), broken_echo)
+    run = run_at(target, tmp_path)
+    assert_harmless(run, target, 1)
+    assert "illegal header line: bytearray(b'X-Echo: Basic ***" in run.messages("AUTH-001")
 
 
 # --- parser limits ---------------------------------------------------------------------------------------
