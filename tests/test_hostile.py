@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,7 @@ from misbehaving import (
     FakeTarget,
     LoopbackServer,
     Received,
+    cli_main,
     enrolment_body,
     run_cli,
     token_request,
@@ -154,14 +156,45 @@ def test_the_scan_finds_each_form_of_each_credential(tmp_path: Path) -> None:
 # --- the terminal ----------------------------------------------------------------------------------------
 
 
-def test_escape_sequences_in_bodies_and_headers_are_shown_not_acted_on(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def escaping_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[CliRun, FakeTarget]:
     target = EscapingTarget(secret=LONG_SECRET)
     # a second Content-Type: failure messages quote the content type, so the header reaches the terminal
     header = f"Content-Type: text/x-{ESCAPES.replace(chr(13), '')}\r\n".encode()
-    run = run_at(target, tmp_path, with_raw_headers(target, header))
+    return run_at(target, tmp_path_factory.mktemp("escaping"), with_raw_headers(target, header)), target
+
+
+def test_escape_sequences_in_bodies_and_headers_are_shown_not_acted_on(
+    escaping_run: tuple[CliRun, FakeTarget],
+) -> None:
+    run, target = escaping_run
     assert_harmless(run, target, 1)
     assert "\\x1b[2K\\r" in run.stdout  # a FAIL line quoted a body (the status value), escaped
     assert "text/x-\\x1b[2K\\x1b[1Averdict" in run.stdout  # and the header
+
+
+def test_diff_and_report_of_its_results_show_the_escapes_not_act_on_them(
+    escaping_run: tuple[CliRun, FakeTarget], tmp_path: Path
+) -> None:
+    """results.json files are handed around: diff and report print what they hold, escaped."""
+    new = escaping_run[0].reports / "results.json"
+    old = json.loads(new.read_text(encoding="utf-8"))
+    old["target"]["base_url"] += ESCAPES
+    for requirement in old["requirements"]:
+        requirement["outcome"] = "passed"
+    (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+    for args in (("diff", str(tmp_path / "old.json"), str(new)), ("report", str(tmp_path / "old.json"))):
+        code, out, err = cli_main(*args)
+        assert code == (1 if args[0] == "diff" else 0), out + err
+        assert "\\x1b" in out and not CONTROL.search(out + err), args[0]
+
+
+def test_a_results_file_nested_too_deep_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "deep.json").write_bytes(deep_json())
+    for args in (("report", str(tmp_path / "deep.json")), ("diff", *[str(tmp_path / "deep.json")] * 2)):
+        code, out, err = cli_main(*args)
+        assert (code, out) == (2, "")
+        assert err == f"error: {tmp_path / 'deep.json'} is not JSON: not usable JSON: nested too deep\n"
 
 
 def test_escape_sequences_and_bytes_that_are_not_ascii_in_headers(
