@@ -2,13 +2,15 @@
 
 Each case runs the real CLI (a subprocess, loopback only) at one hostile
 target of ``hostile.py`` and asserts the exit code, that ``junit.xml``,
-``report.html`` and ``results.json`` are written, that stdout and stderr carry
-no control character, and that no credential the run holds or derives appears
+``report.html`` and ``results.json`` are written (junit.xml parses), that
+stdout, stderr and report.html carry no control character (but the report's
+line breaks and tabs), and that no credential the run holds or derives appears
 in anything it wrote: the API secret, the near-secrets the AUTH checks send
 (suffixed, truncated, one character changed, case-swapped), the Basic payloads
 built from them, and the access tokens; each raw, base64-, URL- or
-form-encoded. Secrets of realistic length (one made only of header-name
-characters, so it can be echoed as a header name) and a 4-character one.
+form-encoded, or in another case. Secrets of realistic length (one made only of
+header-name characters, so it can be echoed as a header name) and a
+4-character one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import html
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -53,6 +56,7 @@ ODD_SECRET = "fake-SECRET/value+4b1d=9e7a"  # characters URL- and form-encoding 
 SHORT_SECRET = "Qz9X"
 FAST = ("--max-rps", "0", "--max-examples", "5", "--timeout", "5")
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+CONTROL_IN_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def b64(text: str) -> str:
@@ -121,8 +125,9 @@ def assert_harmless(run: CliRun, target: FakeTarget, exit_code: int) -> None:
     assert run.reports_written(), run.stderr
     assert "Traceback" not in run.stdout + run.stderr
     assert "RecursionError" not in "".join(artifacts(run).values())
-    for stream in (run.stdout, run.stderr):
-        assert not CONTROL.search(stream), repr(CONTROL.search(stream))
+    for stream in (run.stdout, run.stderr, (run.reports / "report.html").read_text(encoding="utf-8")):
+        assert not CONTROL_IN_LINES.search(stream), repr(CONTROL_IN_LINES.search(stream))
+    ET.parse(run.reports / "junit.xml")  # XML 1.0 has no room for most control characters
     assert run.stdout.rstrip().splitlines()[-1].startswith("verdict: ")
     assert leaks(run, target.secret, set(target.issued)) == []
 
