@@ -27,13 +27,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from conformance.results import RequirementResult, RunResult, Verdict
+from conformance.results import REFERENCE_KIND, RequirementResult, RunResult, Verdict
 from conformance.schemas import first_problem
 from conformance.toml_text import toml_string
+from conformance.verdict import selection_reason
 
 ANY_TARGET = "*"
 REFERENCE_TARGET = "reference"  # the bundled reference implementation, whatever port it ran on
-REFERENCE_KIND = "reference implementation"
 NEW, ACCEPTED, EXPIRED = "new", "accepted", "expired"
 _NOTE_CHARS = 80
 _COMMENT_CHARS = 240
@@ -319,7 +319,7 @@ def gate_error(result: RunResult) -> str:
     if result.gate == "incomplete":
         unverified = [cls.id for cls in result.classes if cls.claimed and cls.status == "not verified"]
         if result.select:
-            return f"a selection (-k {result.select}) verifies no class in full: it is a debugging run"
+            return selection_reason(result.select)
         return f"claimed classes not fully verified: {', '.join(unverified)}"
     errored = [req.id for req in result.requirements if req.outcome == "error"]
     return f"no verdict: {len(errored)} requirement(s) could not be checked: {', '.join(errored)}"

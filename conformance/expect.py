@@ -78,16 +78,12 @@ def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
             f"{what}: expected a JSON object body, received {describe(response)}", response=response
         ) from None
     if not isinstance(body, dict):
+        found = jsonbody.json_type(body)
         raise CheckFailed(
-            f"{what}: expected a JSON object body, received a JSON {_json_type(body)}: {describe(response)}",
+            f"{what}: expected a JSON object body, received a JSON {found}: {describe(response)}",
             response=response,
         )
     return body
-
-
-def _json_type(value: object) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')

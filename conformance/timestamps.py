@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
+from conformance.jsonbody import json_type
+
 _DATE_TIME = re.compile(
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
     r"[Tt](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]+))?"
@@ -40,7 +42,7 @@ def parse_rfc3339(value: object) -> datetime:
     Raises InvalidTimestamp, saying what is wrong, for anything else.
     """
     if not isinstance(value, str):
-        raise InvalidTimestamp(f"expected a date-time string, received a JSON {_json_type(value)}")
+        raise InvalidTimestamp(f"expected a date-time string, received a JSON {json_type(value)}")
     match = _DATE_TIME.fullmatch(value)
     if match is None:
         raise InvalidTimestamp(
@@ -75,17 +77,3 @@ def is_later(value: datetime, reference: datetime, *, tolerance: timedelta = tim
     if value.tzinfo is None or reference.tzinfo is None:
         raise ValueError("compare aware datetimes only: a naive one names no instant")
     return value > reference + tolerance
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__

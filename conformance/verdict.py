@@ -123,33 +123,45 @@ def decide(
         return Decision("error", f"interrupted by {interrupted}: the run did not finish", classes)
     if no_verdict:
         return Decision("error", no_verdict, classes)
+    verdict, reason = _judge_requirements(requirements, claim, strict, accepted)
+    if verdict == "pass" and select:
+        verdict, reason = "incomplete", selection_reason(select)
+    if verdict == "pass":
+        verdict, reason = _judge_classes(classes)
+    return Decision(verdict, reason, classes)
+
+
+def selection_reason(select: str) -> str:
+    """Why a -k selection is at best incomplete."""
+    return f"a selection (-k {select}) verifies no class in full: it is a debugging run"
+
+
+def _judge_requirements(
+    requirements: list[RequirementResult], claim: Collection[str], strict: bool, accepted: Collection[str]
+) -> tuple[Verdict, str | None]:
+    """fail when a requirement blocks, error when a claimed MUST could not be checked, else pass."""
     failed = [req for req in requirements if _blocks(req, strict, accepted)]
     if failed:
         level = "" if strict else "MUST "
-        reason = f"the target is not conformant: {len(failed)} {level}requirement(s) failed: {_ids(failed)}"
-        return Decision("fail", reason, classes)
+        count = f"{len(failed)} {level}requirement(s)"
+        return "fail", f"the target is not conformant: {count} failed: {_ids(failed)}"
     errored = [
         req
         for req in requirements
         if req.outcome == "error" and req.level == "MUST" and req.conformance_class in claim
     ]
     if errored:
-        return Decision(
-            "error",
-            f"{len(errored)} requirement(s) could not be checked, e.g. {_first_reason(errored)}",
-            classes,
-        )
-    if select:
-        return Decision(
-            "incomplete",
-            f"a selection (-k {select}) verifies no class in full: it is a debugging run",
-            classes,
-        )
+        return "error", f"{len(errored)} requirement(s) could not be checked, e.g. {_first_reason(errored)}"
+    return "pass", None
+
+
+def _judge_classes(classes: list[ClassResult]) -> tuple[Verdict, str | None]:
+    """incomplete when a claimed class is not fully verified, naming what would verify it."""
     unverified = [c for c in classes if c.claimed and c.status == "not verified"]
-    if unverified:
-        lines = ", ".join(f"{c.id} (needs {' and '.join(c.needs)})" if c.needs else c.id for c in unverified)
-        return Decision("incomplete", f"claimed classes not fully verified: {lines}", classes)
-    return Decision("pass", None, classes)
+    if not unverified:
+        return "pass", None
+    lines = ", ".join(f"{c.id} (needs {' and '.join(c.needs)})" if c.needs else c.id for c in unverified)
+    return "incomplete", f"claimed classes not fully verified: {lines}"
 
 
 def area_verdict(requirements: list[RequirementResult], *, strict: bool) -> str:

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from conformance.config import STATUSES
 from conformance.controls import printable_lines
-from conformance.reports.statement import LEVELS, by_area, conformance_statement
+from conformance.reports.statement import LEVELS, by_area, conformance_statement, first_line
 from conformance.results import OUTCOMES, CheckResult, Exchange, RequirementResult, RunResult
 from conformance.verdict import area_verdict
 
@@ -205,11 +205,6 @@ def coverage_rows(status_coverage: dict[str, int]) -> list[CoverageRow]:
         if status not in STATUSES:
             rows.append(CoverageRow(status, fixtures, False, "not a status value of the contract"))
     return rows
-
-
-def first_line(text: str) -> str:
-    """The first non-empty line of a message, for a table cell."""
-    return next((line for line in text.splitlines() if line.strip()), "")
 
 
 def one_line(text: str, limit: int = ONE_LINE) -> str:

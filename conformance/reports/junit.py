@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from conformance.reports.statement import by_area, first_line
 from conformance.results import CheckResult, Exchange, RequirementResult, RunResult
 
 SUITE_PREFIX = "enrolment-conformance"
@@ -53,7 +54,7 @@ class JunitStatus:
 def render_junit(result: RunResult, *, testcase_properties: bool = False) -> str:
     """The junit.xml document of a run (testcase_properties: a <properties> element per testcase)."""
     root = ET.Element("testsuites", name=SUITE_PREFIX)
-    for area, requirements in _by_area(result.requirements).items():
+    for area, requirements in by_area(result.requirements).items():
         cases = _area_cases(requirements, result.strict, testcase_properties)
         root.append(_suite(f"{SUITE_PREFIX}.{area}", cases, result))
     if result.error and not any(req.outcome == "error" for req in result.requirements):
@@ -80,20 +81,12 @@ def junit_status(
             return JunitStatus("skipped", _accepted_message(baseline or {}, check), _detail(check))
         kind: JunitKind = "failure" if level == "MUST" or strict else "warning"
         prefix = {"expired": f"baseline entry expired on {(baseline or {}).get('expires')}: ", "new": "new: "}
-        return JunitStatus(kind, prefix.get(status or "", "") + _first_line(check.message), _detail(check))
+        return JunitStatus(kind, prefix.get(status or "", "") + first_line(check.message), _detail(check))
     if check.outcome == "error":
-        return JunitStatus("error", _first_line(check.message), _detail(check))
+        return JunitStatus("error", first_line(check.message), _detail(check))
     if check.outcome == "skipped":
-        return JunitStatus("skipped", _first_line(check.message))
+        return JunitStatus("skipped", first_line(check.message))
     return JunitStatus("passed")
-
-
-def _by_area(requirements: list[RequirementResult]) -> dict[str, list[RequirementResult]]:
-    """Requirements grouped by area, areas in the order they first appear."""
-    areas: dict[str, list[RequirementResult]] = {}
-    for req in requirements:
-        areas.setdefault(req.area, []).append(req)
-    return areas
 
 
 def _area_cases(requirements: list[RequirementResult], strict: bool, as_element: bool) -> list[ET.Element]:
@@ -146,7 +139,7 @@ def _run_error_case(error: str, as_element: bool) -> ET.Element:
     case = ET.Element("testcase", name="RUN no verdict", classname="conformance.RUN", time=_seconds(0.0))
     if as_element:
         case.append(_properties({"outcome": "error"}))
-    ET.SubElement(case, "error", message=_clean(_first_line(error)), type="error").text = _clean(error)
+    ET.SubElement(case, "error", message=_clean(first_line(error)), type="error").text = _clean(error)
     if not as_element:
         ET.SubElement(case, "system-out").text = _property_lines({"outcome": "error"})
     return case
@@ -181,7 +174,7 @@ def _property_lines(properties: dict[str, str]) -> str:
 
 def _accepted_message(baseline: dict[str, str | None], check: CheckResult) -> str:
     until = f" (until {baseline['expires']})" if baseline.get("expires") else ""
-    return f"accepted by baseline: {baseline.get('reason')}{until}; failure: {_first_line(check.message)}"
+    return f"accepted by baseline: {baseline.get('reason')}{until}; failure: {first_line(check.message)}"
 
 
 def _suite(name: str, cases: list[ET.Element], result: RunResult) -> ET.Element:
@@ -232,10 +225,6 @@ def _excerpt(body: str) -> str:
     if len(body) <= BODY_EXCERPT_CHARS:
         return body
     return f"{body[:BODY_EXCERPT_CHARS]}... ({len(body) - BODY_EXCERPT_CHARS} more characters)"
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def _timestamp(started_at: str) -> str:

@@ -12,10 +12,9 @@ from dataclasses import asdict
 from typing import Any
 
 from conformance.catalogue import LEVELS
-from conformance.results import OUTCOMES, RequirementResult, RunResult
+from conformance.results import OUTCOMES, REFERENCE_KIND, RequirementResult, RunResult
 from conformance.verdict import area_verdict
 
-REFERENCE_KIND = "reference implementation"
 VERDICT_MEANINGS = {
     "pass": "conformant",
     "fail": "non-conformant",
@@ -95,6 +94,11 @@ def environment_of(result: RunResult) -> str:
 
 def skip_reason(req: RequirementResult) -> str:
     return req.messages[0] if req.messages else "no check ran"
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of a message, for a table cell."""
+    return next((line for line in text.splitlines() if line.strip()), "")
 
 
 def by_area(requirements: list[RequirementResult]) -> dict[str, list[RequirementResult]]:
