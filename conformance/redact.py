@@ -28,7 +28,7 @@ import binascii
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
@@ -76,8 +76,8 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
-        self._every: re.Pattern[str] | None = None  # every secret, longest first, in any case
-        self._long: re.Pattern[str] | None = None  # the secrets of SHORT characters or more
+        self._every = _AnyCase([])  # every secret, in any case
+        self._long = _AnyCase([])  # the secrets of SHORT characters or more
         self._lock = threading.Lock()
         self.warnings: list[str] = []  # one line per secret too short to mask everywhere
         self.sources: dict[str, str] = {}  # environment variable -> the API secret it holds (repro lines)
@@ -92,8 +92,8 @@ class Redactor:
             if secret not in self._secrets:
                 self._secrets.add(secret)
                 ordered = sorted(self._secrets, key=len, reverse=True)
-                self._every = _any_case(ordered)
-                self._long = _any_case([known for known in ordered if len(known) >= SHORT])
+                self._every = _AnyCase(ordered)
+                self._long = _AnyCase([known for known in ordered if len(known) >= SHORT])
 
     def add_basic(self, user: str, password: str) -> None:
         """Register a password in every encoding, and the Basic payloads built from it (plain and form)."""
@@ -136,9 +136,8 @@ class Redactor:
         """Mask secrets in the suite's own vocabulary: secrets shorter than SHORT are left alone there."""
         return self._mask(text, self._long)
 
-    def _mask(self, text: str, secrets: re.Pattern[str] | None) -> str:
-        if secrets is not None:
-            text = secrets.sub(MASK, text)
+    def _mask(self, text: str, secrets: _AnyCase) -> str:
+        text = secrets.mask(text)
         text = _FORM_SECRET.sub(rf"\g<1>{MASK}", text)
         text = _JSON_SECRET.sub(rf"\g<1>{MASK}\g<2>", text)
         return _AUTH_VALUE.sub(_mask_auth_value, text)
@@ -176,10 +175,40 @@ class Redactor:
         return masked
 
 
-def _any_case(secrets: list[str]) -> re.Pattern[str] | None:
-    """One pattern matching each secret in any case (the HTTP client lowercases header names), longest
-    first, so a secret is masked whole before a shorter one inside it is."""
-    return re.compile("|".join(map(re.escape, secrets)), re.IGNORECASE) if secrets else None
+class _AnyCase:
+    """Masks secrets in any case (the HTTP client lowercases header names): each found with str.find in
+    the lowercased text, every stretch where one or more of them lie replaced by one MASK.
+
+    A few characters lowercase to two (``İ``); for a text holding one the regex does it instead.
+    """
+
+    def __init__(self, secrets: list[str]) -> None:
+        self._lowered = sorted({secret.lower() for secret in secrets}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, self._lowered)), re.IGNORECASE)
+
+    def mask(self, text: str) -> str:
+        if not self._lowered:
+            return text
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            return self._pattern.sub(MASK, text)
+        spans = sorted(span for secret in self._lowered for span in _found(lowered, secret))
+        if not spans:
+            return text
+        pieces, position = [], 0
+        for start, stop in spans:
+            if start >= position:
+                pieces += [text[position:start], MASK]
+            position = max(position, stop)
+        return "".join([*pieces, text[position:]])
+
+
+def _found(text: str, part: str) -> Iterator[tuple[int, int]]:
+    """The (start, stop) of every occurrence of part in text."""
+    start = text.find(part)
+    while start != -1:
+        yield start, start + len(part)
+        start = text.find(part, start + 1)
 
 
 def _merged(old: Any, new: Any) -> Any:
