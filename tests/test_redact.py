@@ -31,3 +31,9 @@ def test_an_unregistered_query_token_is_masked_and_the_closing_quote_kept() -> N
     assert redactor.text(line) == "curl 'http://h/x?access_token=***' -i"
     form = "grant_type=x&client_secret=s3cr3t&scope=a"
     assert redactor.text(form) == "grant_type=x&client_secret=***&scope=a"
+
+
+def test_overlapping_secrets_and_a_text_whose_lowercase_is_longer() -> None:
+    redactor = Redactor(["abcdef", "defghi"])
+    assert redactor.text("x ABCDEFGHI y") == "x *** y"  # one stretch, one mask
+    assert redactor.text("\u0130 AbCdEf") == "\u0130 ***"  # İ lowercases to two characters
