@@ -19,7 +19,7 @@ NEEDS_HINTS = {
     "fixtures.other_tenant_enrolments": "[[fixtures.other_tenant_enrolments]] in the config",
     "--allow-unsafe-methods": "--allow-unsafe-methods (sends POST, PUT, PATCH, DELETE to the API)",
     "--max-requests": "a larger --max-requests",
-    "selection": "a run without -k/--only",
+    "selection": "a run without a selection (-k, --area, --only, rerun)",
 }
 
 

@@ -1,4 +1,4 @@
-"""The command line: ``enrolment-conformance run | serve | requirements | faults | report | diff``.
+"""The command line: ``enrolment-conformance run | rerun | serve | requirements | faults | report | diff``.
 
 Exit codes of ``run``: 0 conformant (every claimed class verified and passed),
 1 non-conformant, 2 usage or configuration error, 3 no verdict (target
@@ -15,18 +15,33 @@ import difflib
 import os
 import sys
 import time
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from conformance import __version__
 from conformance.client import ClientLimits
-from conformance.config import ConfigError, Overrides, Settings, apply_run_options, load_settings
-from conformance.console import describe_mode, print_summary, printable
+from conformance.config import (
+    ConfigError,
+    Overrides,
+    Settings,
+    apply_run_options,
+    connect_host,
+    is_loopback,
+    load_settings,
+    settings_from_data,
+)
+from conformance.console import NORMAL, QUIET, VERBOSE, header_lines, print_summary, printable
 from conformance.interrupt import interruptible
+from conformance.results import RunResult
+from conformance.selection import SelectionError, area_selection
+
+if TYPE_CHECKING:
+    from conformance.runner import RunOptions
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
 VERDICT_EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "error": EXIT_ERROR, "incomplete": EXIT_INCOMPLETE}
@@ -66,6 +81,67 @@ def cli() -> None:
     """Conformance suite for GET /assignments/{assignmentId}/enrolments/{enrolmentId}."""
 
 
+def _options(*decorators: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[..., Any]:
+    """Several click options as one decorator (for the options run and rerun share)."""
+
+    def apply(function: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+SAFETY_OPTIONS = _options(
+    click.option(
+        "--allow-unsafe-methods",
+        is_flag=True,
+        help="Also send POST, PUT, PATCH and DELETE to the API (the 405 checks). Off: read-only.",
+    ),
+    click.option(
+        "--ca-bundle",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="PEM file of CA certificates to trust as well (e.g. an internal CA).",
+    ),
+    click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (prints a warning)."),
+    click.option(
+        "--confirm-production", is_flag=True, help="Required to run against a production environment or host."
+    ),
+    click.option(
+        "--allow-plain-http",
+        is_flag=True,
+        help="Allow http:// (no TLS) to a non-loopback host; the secrets then cross the network in clear.",
+    ),
+    click.option(*SECRET_FLAGS, "secret_flag", expose_value=False, hidden=True, callback=_refuse_secret_flag),
+)
+OUTPUT_OPTIONS = _options(
+    click.option(
+        "-v", "--verbose", is_flag=True, help="Also show each request as sent: method, path, status, time."
+    ),
+    click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Print only the results.json sha256 line and the verdict line (and on stderr why it failed).",
+    ),
+)
+# run's options that --last-failed refuses: the saved run's settings decide them
+REPLAYED = (
+    "config_file", "base_url", "token_url", "webhooks_token_url", "tenant_id", "environment", "spec_path",
+    "select", "areas", "claim", "seed", "max_examples", "strict", "faults", "baseline_file",
+    "baseline_write", "max_requests", "max_rps", "timeout_s", "max_body_bytes",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How the command line starts a run: how much it prints, and the rate the user asked for."""
+
+    verbosity: int = NORMAL
+    max_rps: float | None = None  # None: the default for the target (see _rate)
+    rate_source: str = "--max-rps says so"  # why max_rps applies, for the header
+
+
 @cli.command()
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--base-url", help="API base URL, e.g. https://public.api.learnstaging.link/rest/v1")
@@ -82,10 +158,19 @@ def cli() -> None:
     "--spec", "spec_path", type=click.Path(path_type=Path), help="Run from another OpenAPI document."
 )
 @click.option(
+    "--area",
+    "areas",
+    multiple=True,
+    metavar="AREA",
+    help="Debugging: only run the checks of this area, matched exactly (AUTH never selects OAUTH; "
+    "repeatable); a selection is at best an incomplete verdict.",
+)
+@click.option(
     "-k",
     "select",
-    help="Debugging: only run checks matching this pytest -k expression (e.g. 'AUTH-003 or ERR-003'); "
-    "a selection is at best an incomplete verdict.",
+    help="Debugging: only run checks matching this pytest -k expression over check names and requirement "
+    "IDs (e.g. 'AUTH-003 or ERR-003'; it matches substrings, so 'AUTH-' selects OAUTH-* too: use --area "
+    "for an area); a selection is at best an incomplete verdict.",
 )
 @click.option(
     "--claim",
@@ -109,23 +194,25 @@ def cli() -> None:
     help="Write the run's failures to this TOML file as a (refreshed) baseline.",
 )
 @click.option(
-    "--allow-unsafe-methods",
+    "--last-failed",
     is_flag=True,
-    help="Also send POST, PUT, PATCH and DELETE to the API (the 405 checks). Off: read-only.",
+    help="Re-run only the failed and errored requirements of the run saved in --reports, against the "
+    "same target (as `rerun REPORTS/results.json`); its reports go to REPORTS/rerun.",
 )
 @click.option(
     "--max-requests",
     type=click.IntRange(min=1),
     default=ClientLimits.max_requests,
     show_default=True,
-    help="Request budget of the run; checks left when it is spent are errors.",
+    help="Request budget of the run; a --max-examples that would spend it is refused before the run.",
 )
 @click.option(
     "--max-rps",
     type=click.FloatRange(min=0),
     default=None,
-    help=f"Requests per second at most [default: {DEFAULT_MAX_RPS:g} for a target you name, "
-    "unlimited for the bundled reference target; 0: unlimited].",
+    help=f"Requests per second at most [default: {DEFAULT_MAX_RPS:g} for a target you name; unlimited "
+    "for the bundled target and for a loopback URL (limit a port-forward to a shared system yourself); "
+    "0: unlimited].",
 )
 @click.option(
     "--timeout",
@@ -142,48 +229,10 @@ def cli() -> None:
     show_default=True,
     help="Response bodies are read up to this size; the rest is dropped.",
 )
-@click.option(
-    "--ca-bundle",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM file of CA certificates to trust as well (e.g. an internal CA).",
-)
-@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (prints a warning).")
-@click.option(
-    "--confirm-production", is_flag=True, help="Required to run against a production environment or host."
-)
-@click.option(
-    "--allow-plain-http",
-    is_flag=True,
-    help="Allow http:// (no TLS) to a non-loopback host; the secrets then cross the network in clear.",
-)
-@click.option(*SECRET_FLAGS, "secret_flag", expose_value=False, hidden=True, callback=_refuse_secret_flag)
-def run(
-    config_file: Path | None,
-    base_url: str | None,
-    token_url: str | None,
-    webhooks_token_url: str | None,
-    tenant_id: str | None,
-    environment: str | None,
-    reports_dir: Path,
-    spec_path: Path | None,
-    select: str | None,
-    claim: str | None,
-    seed: int,
-    max_examples: int,
-    strict: bool,
-    faults: tuple[str, ...],
-    baseline_file: Path | None,
-    baseline_write: Path | None,
-    allow_unsafe_methods: bool,
-    max_requests: int,
-    max_rps: float | None,
-    timeout_s: float,
-    max_body_bytes: int,
-    ca_bundle: Path | None,
-    insecure: bool,
-    confirm_production: bool,
-    allow_plain_http: bool,
-) -> None:
+@SAFETY_OPTIONS
+@OUTPUT_OPTIONS
+@click.pass_context
+def run(ctx: click.Context, **flags: Any) -> None:
     """Run the conformance suite and write junit.xml, report.html and results.json.
 
     With no target (no --config, --base-url or --env) it starts the bundled
@@ -192,65 +241,180 @@ def run(
     The run is read-only unless --allow-unsafe-methods, and never exceeds
     --max-requests or --max-rps. Exit codes: 0 conformant, 1 not conformant,
     2 usage or configuration error, 3 no verdict (unreachable target, TLS or DNS
-    failure, budget spent, target stopped answering ...).
+    failure, target stopped answering ...), 4 incomplete (a claimed class not
+    fully verified, or a selection).
     """
-    from conformance.reports import write_reports
+    launch = Launch(_verbosity(flags), flags["max_rps"])
+    if flags["last_failed"]:
+        _refuse_beside_last_failed(ctx)
+        _rerun(flags["reports_dir"] / "results.json", (), None, flags, launch.verbosity)
+    has_target = bool(flags["config_file"] or flags["base_url"] or flags["environment"])
+    _check_faults(flags["faults"], has_target)
+    baseline = _load_baseline(flags["baseline_file"])
+    _check_output_paths(flags["reports_dir"], flags["baseline_write"])
+    limits = ClientLimits(
+        timeout_s=flags["timeout_s"],
+        max_requests=flags["max_requests"],
+        max_body_bytes=flags["max_body_bytes"],
+    )
+    # the bundled reference target is the suite's own: it may receive unsafe methods
+    options = _run_options(flags, limits, unsafe=not has_target)
+    overrides = _overrides(flags)
+    if has_target:
+
+        def start(options: RunOptions) -> RunResult:
+            return _execute(load_settings(flags["config_file"], overrides), options, launch)
+    else:
+
+        def start(options: RunOptions) -> RunResult:
+            return _run_against_reference(overrides, flags["faults"], options, launch)
+
+    _session(start, options, launch, flags["reports_dir"], baseline, flags["baseline_write"])
+
+
+@cli.command()
+@click.argument("results_file", metavar="RESULTS_JSON", type=click.Path(path_type=Path))
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="ID",
+    help="Re-run this requirement (repeatable), passed or not, instead of every failed and errored one.",
+)
+@click.option(
+    "--reports",
+    "reports_dir",
+    type=click.Path(path_type=Path),
+    help="Folder for the rerun's reports [default: rerun/ beside RESULTS_JSON].",
+)
+@SAFETY_OPTIONS
+@OUTPUT_OPTIONS
+def rerun(results_file: Path, only: tuple[str, ...], reports_dir: Path | None, **flags: Any) -> None:
+    """Re-run the requirements that failed or errored in a saved run (or --only ID), against its target.
+
+    The target, fixtures, tenants (secrets from the environment, as in any run), seed, example count,
+    claim and bounds are the saved run's; the opt-ins (--allow-unsafe-methods, --confirm-production,
+    --allow-plain-http, --insecure, --ca-bundle) are given again. A rerun is a selection: its verdict is
+    at best incomplete (exit 4), or fail (exit 1) if a re-run requirement still fails.
+    """
+    _rerun(results_file, only, reports_dir, flags, _verbosity(flags))
+
+
+def _rerun(
+    results_file: Path,
+    only: Iterable[str],
+    reports_dir: Path | None,
+    flags: dict[str, Any],
+    verbosity: int,
+) -> NoReturn:
+    """Replay a saved run (rerun, run --last-failed)."""
+    from conformance.diffing import ResultsError, load_results
+    from conformance.replay import replay_of
+
+    try:
+        replay = replay_of(load_results(results_file), results_file, tuple(only))
+        replay.check_tls_flags(insecure=flags["insecure"], ca_bundle=flags["ca_bundle"])
+    except (ResultsError, ConfigError, SelectionError) as exc:
+        raise UsageFailure(str(exc)) from None
+    reports_dir = reports_dir or results_file.parent / "rerun"
+    _check_output_paths(reports_dir, None)
+    limits = replay.limits()
+    # the saved run's limit, if it had one; else the default for the target, decided again
+    launch = Launch(verbosity, limits.max_rps, f"it is the rate of the saved run {results_file}")
+    options = _run_options(flags, limits, unsafe=replay.reference)
+    overrides = replay.overrides(reports_dir, allow_plain_http=flags["allow_plain_http"])
+
+    def start(options: RunOptions) -> RunResult:
+        if replay.reference:
+            return _run_against_reference(overrides, replay.faults, options, launch)
+        return _execute(settings_from_data(replay.config(results_file), overrides), options, launch)
+
+    _session(start, options, launch, reports_dir, None, None)
+
+
+def _verbosity(flags: dict[str, Any]) -> int:
+    if flags["quiet"] and flags["verbose"]:
+        raise UsageFailure("-q and -v contradict each other: give one")
+    return QUIET if flags["quiet"] else VERBOSE if flags["verbose"] else NORMAL
+
+
+def _refuse_beside_last_failed(ctx: click.Context) -> None:
+    """--last-failed takes the saved run's settings: a flag that would change them is a usage error."""
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        if param.name in REPLAYED and source not in (None, click.core.ParameterSource.DEFAULT):
+            flag = max(param.opts, key=len)
+            raise UsageFailure(
+                f"--last-failed re-runs the saved run with its own settings: drop {flag} "
+                "(or run without --last-failed)"
+            )
+
+
+def _overrides(flags: dict[str, Any]) -> Overrides:
+    """run's flags that override the configuration."""
+    try:
+        only = area_selection(flags["areas"]) if flags["areas"] else None
+    except SelectionError as exc:
+        raise UsageFailure(str(exc)) from None
+    return Overrides(
+        base_url=flags["base_url"],
+        token_url=flags["token_url"],
+        webhooks_token_url=flags["webhooks_token_url"],
+        tenant_id=flags["tenant_id"],
+        environment=flags["environment"],
+        reports_dir=flags["reports_dir"],
+        spec_path=flags["spec_path"],
+        select=flags["select"],
+        seed=flags["seed"],
+        max_examples=flags["max_examples"],
+        strict=flags["strict"],
+        claim=_claimed(flags["claim"]),
+        allow_plain_http=flags["allow_plain_http"],
+        only=only,
+    )
+
+
+def _run_options(flags: dict[str, Any], limits: ClientLimits, *, unsafe: bool) -> RunOptions:
+    """How the run treats the target, from the safety flags (the same for run and rerun)."""
     from conformance.runner import RunOptions
 
-    overrides = Overrides(
-        base_url=base_url,
-        token_url=token_url,
-        webhooks_token_url=webhooks_token_url,
-        tenant_id=tenant_id,
-        environment=environment,
-        reports_dir=reports_dir,
-        spec_path=spec_path,
-        select=select,
-        seed=seed,
-        max_examples=max_examples,
-        strict=strict,
-        claim=_claimed(claim),
-        allow_plain_http=allow_plain_http,
-    )
-    has_target = bool(config_file or base_url or environment)
-    _check_faults(faults, has_target)
-    if insecure and ca_bundle:
+    if flags["insecure"] and flags["ca_bundle"]:
         raise UsageFailure("--insecure and --ca-bundle contradict each other: give one")
-    baseline = _load_baseline(baseline_file)
-    _check_output_paths(reports_dir, baseline_write)
-    options = RunOptions(
-        limits=ClientLimits(
-            timeout_s=timeout_s,
-            max_requests=max_requests,
-            max_rps=(DEFAULT_MAX_RPS if has_target else 0.0) if max_rps is None else max_rps or None,
-            max_body_bytes=max_body_bytes,
-        ),
-        # the bundled reference target is the suite's own: it may receive unsafe methods
-        allow_unsafe_methods=allow_unsafe_methods or not has_target,
-        ca_bundle=ca_bundle,
-        insecure=insecure,
-        production_confirmed=confirm_production,
-    )
-    if insecure:
+    if flags["insecure"]:
         click.echo(
             "warning: --insecure: TLS certificates are NOT verified; whoever can intercept the connection "
             "can read the credentials",
             err=True,
         )
+    return RunOptions(
+        limits=limits,
+        allow_unsafe_methods=flags["allow_unsafe_methods"] or unsafe,
+        ca_bundle=flags["ca_bundle"],
+        insecure=flags["insecure"],
+        production_confirmed=flags["confirm_production"],
+    )
+
+
+def _session(
+    start: Callable[[RunOptions], RunResult],
+    options: RunOptions,
+    launch: Launch,
+    reports_dir: Path,
+    baseline: Any,
+    baseline_write: Path | None,
+) -> NoReturn:
+    """Run (interruptibly), apply the baseline, write the reports, print the outcome, exit."""
+    from conformance.reports import write_reports
+
     started = time.perf_counter()
     with interruptible() as interruption:
-        options = replace(options, interruption=interruption)
         try:
-            if has_target:
-                result = _execute(load_settings(config_file, overrides), options)
-            else:
-                result = _run_against_reference(overrides, faults, options)
+            result = start(replace(options, interruption=interruption))
         except ConfigError as exc:
             raise UsageFailure(str(exc)) from None
         result = _apply_baseline(result, baseline)
         paths = write_reports(result, reports_dir)
-        _write_baseline(result, baseline, baseline_write)
-        _print_outcome(result, paths, time.perf_counter() - started)
+        _write_baseline(result, baseline, baseline_write, launch.verbosity)
+        _print_outcome(result, paths, time.perf_counter() - started, launch.verbosity)
     sys.exit(interruption.exit_code if result.interrupted else VERDICT_EXIT[result.gate or result.verdict])
 
 
@@ -316,29 +480,43 @@ def _expect_writable(folder: Path, what: str) -> None:
         raise UsageFailure(f"{what}: {existing} is not writable")
 
 
-def _execute(settings: Settings, options):  # type: ignore[no-untyped-def]
+def _execute(settings: Settings, options: RunOptions, launch: Launch) -> RunResult:
     """Run, printing the header once the run is known to be usable, before the first request."""
+    from rich.console import Console
+
+    from conformance.estimate import budget_problem
+    from conformance.progress import Progress
     from conformance.runner import execute
 
-    return execute(settings, options, on_start=_print_header)
+    rps, why = _rate(launch, settings)
+    options = replace(options, limits=replace(options.limits, max_rps=rps))
+    problem = budget_problem(settings, options.limits.max_requests) if options.limits.max_requests else None
+    if problem:
+        raise UsageFailure(problem)
+    progress = Progress(click.echo, verbosity=launch.verbosity, console=Console(), strict=settings.strict)
+
+    def header(settings: Settings, mode: dict[str, Any]) -> None:
+        if launch.verbosity > QUIET:
+            for line in header_lines(settings, mode, rate_why=why, version=__version__):
+                click.echo(line)
+
+    return execute(settings, options, on_start=header, progress=progress)
 
 
-def _print_header(settings: Settings, mode: dict[str, object]) -> None:
-    click.echo(f"enrolment-conformance {__version__} against {_target_words(settings)}")
-    click.echo(f"mode: {describe_mode(mode)}")
-    click.echo(f"claim: {', '.join(settings.claimed_classes())}{' (narrowed)' if settings.claim else ''}")
-
-
-def _target_words(settings: Settings) -> str:
-    words = settings.target.base_url
+def _rate(launch: Launch, settings: Settings) -> tuple[float | None, str]:
+    """The run's rate limit (None: unlimited) and why it applies, for the header."""
+    if launch.max_rps is not None:
+        return launch.max_rps or None, launch.rate_source
     if settings.reference:
-        words += " (bundled reference implementation)"
-    if settings.faults:
-        words += f" with fault(s) {', '.join(settings.faults)}"
-    return words
+        return None, "the bundled reference target is the suite's own"
+    if all(is_loopback(connect_host(url.replace("{tenantId}", "t"))) for url in settings.target.urls()):
+        return None, "the target is on loopback (a port-forward to a shared system: limit it, --max-rps N)"
+    return DEFAULT_MAX_RPS, "that is the default for a target you name (--max-rps N to change, 0: unlimited)"
 
 
-def _run_against_reference(overrides: Overrides, faults: tuple[str, ...], options):  # type: ignore[no-untyped-def]
+def _run_against_reference(
+    overrides: Overrides, faults: tuple[str, ...], options: RunOptions, launch: Launch
+) -> RunResult:
     from conformance.reference.server import SECRET_ENVS, ReferenceServer, reference_settings
 
     # The reference target's secrets are random per run, unless both variables are set (the secret-scan
@@ -347,10 +525,10 @@ def _run_against_reference(overrides: Overrides, faults: tuple[str, ...], option
     secrets = given if all(given.values()) else None
     with ReferenceServer(faults=faults, secrets=secrets) as server:
         settings: Settings = apply_run_options(reference_settings(server), overrides)
-        return _execute(settings, options)
+        return _execute(settings, options, launch)
 
 
-def _print_outcome(result, paths: dict[str, Path], seconds: float) -> None:  # type: ignore[no-untyped-def]
+def _print_outcome(result: RunResult, paths: dict[str, Path], seconds: float, verbosity: int) -> None:
     """The summary on stdout, and on stderr one line saying why the exit code is not 0."""
     from conformance.baseline import gate_error, gate_line
     from conformance.baseline import summary_lines as baseline_summary
@@ -358,7 +536,7 @@ def _print_outcome(result, paths: dict[str, Path], seconds: float) -> None:  # t
     lines = baseline_summary(result)
     if result.gate is not None:
         lines.append(gate_line(result))
-    print_summary(result, paths, seconds, click.echo, lines)
+    print_summary(result, paths, seconds, click.echo, lines, quiet=verbosity <= QUIET)
     if result.gate is not None and result.gate != "pass":
         click.echo(f"error: {printable(gate_error(result))}", err=True)
     elif result.gate is None and result.verdict != "pass":
@@ -383,7 +561,7 @@ def _apply_baseline(result, baseline):  # type: ignore[no-untyped-def]
     return result if baseline is None else apply_baseline(result, baseline, datetime.now(UTC).date())
 
 
-def _write_baseline(result, previous, path: Path | None) -> None:  # type: ignore[no-untyped-def]
+def _write_baseline(result, previous, path: Path | None, verbosity: int = NORMAL) -> None:  # type: ignore[no-untyped-def]
     """--baseline-write: record the run's failures (refreshing the --baseline file's entries, if any)."""
     from conformance.baseline import written_baseline
 
@@ -397,7 +575,8 @@ def _write_baseline(result, previous, path: Path | None) -> None:  # type: ignor
     except OSError as exc:
         raise UsageFailure(f"cannot write the baseline {path}: {exc.strerror or exc}") from None
     failed = sum(1 for req in result.requirements if req.outcome == "failed")
-    click.echo(f"baseline written: {path} ({failed} failed requirement(s) recorded; edit each reason)")
+    if verbosity > QUIET:
+        click.echo(f"baseline written: {path} ({failed} failed requirement(s) recorded; edit each reason)")
 
 
 @cli.command()
@@ -524,6 +703,8 @@ def main() -> int:
         click.echo(exc.format_message(), err=True)
         return EXIT_USAGE
     except click.UsageError as exc:
+        if isinstance(exc, click.NoSuchOption):  # never suggest a flag that is then refused
+            exc.possibilities = [flag for flag in exc.possibilities or () if flag not in SECRET_FLAGS]
         hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
         click.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
         return EXIT_USAGE

@@ -23,6 +23,7 @@ import httpx
 
 from conformance.catalogue import load_classes
 from conformance.schemas import first_problem, load_schema
+from conformance.selection import Selection
 
 STATUSES: tuple[str, ...] = tuple(load_schema("config")["$defs"]["status"]["enum"])
 DEFAULT_SECRET_ENV = "ENROLMENT_API_SECRET"
@@ -143,6 +144,17 @@ class Settings:
     reference: bool = False  # True when the target is the bundled reference implementation
     faults: tuple[str, ...] = ()  # reference target faults switched on for this run
     claim: tuple[str, ...] | None = None  # the conformance classes claimed; None: every class
+    only: Selection | None = None  # an exact selection of requirements (--area, --only, a rerun)
+
+    def selection_words(self) -> str | None:
+        """How the run was narrowed to some checks (-k, --area, --only, a rerun), or None."""
+        words = [f"-k {self.select}"] if self.select else []
+        words += [self.only.label] if self.only is not None else []
+        return " and ".join(words) or None
+
+    def selects(self, requirement: str) -> bool:
+        """Whether the exact selection, if any, keeps this requirement's checks (-k is pytest's)."""
+        return self.only is None or requirement in self.only
 
     def claimed_classes(self) -> tuple[str, ...]:
         """The classes this run claims, in catalogue order (every class unless narrowed on purpose)."""
@@ -166,6 +178,7 @@ class Overrides:
     strict: bool = False
     claim: tuple[str, ...] | None = None
     allow_plain_http: bool = False
+    only: Selection | None = None
 
 
 # each target URL: its key in [target], its flag, and its entry in the schema's $defs
@@ -197,7 +210,14 @@ def load_settings(
     config_file: Path | None, overrides: Overrides, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Merge the config file (if any), the flags and the environment into Settings."""
-    data = read_config_file(config_file) if config_file else {}
+    return settings_from_data(read_config_file(config_file) if config_file else {}, overrides, environ)
+
+
+def settings_from_data(
+    data: Mapping[str, Any], overrides: Overrides, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from a configuration already read and checked against the schema (a file's, or the one
+    a saved run recorded), the flags and the environment."""
     preset = _environment(overrides.environment)
     target = _target(data.get("target", {}), overrides, preset)
     environ = os.environ if environ is None else environ
@@ -229,6 +249,7 @@ def apply_run_options(settings: Settings, overrides: Overrides) -> Settings:
         max_examples=overrides.max_examples or settings.max_examples,
         strict=overrides.strict or settings.strict,
         claim=overrides.claim or settings.claim,
+        only=overrides.only or settings.only,
     )
 
 

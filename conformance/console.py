@@ -8,10 +8,13 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.controls import printable
 from conformance.results import RunResult
+
+if TYPE_CHECKING:
+    from conformance.config import Settings
 
 VERDICT_LINES = {
     "pass": "PASS: conformant",
@@ -20,6 +23,7 @@ VERDICT_LINES = {
     "error": "ERROR: no verdict",
 }
 LINE_WIDTH = 110
+QUIET, NORMAL, VERBOSE = -1, 0, 1  # -q: the digest and verdict lines only; -v: each request too
 Echo = Callable[..., None]
 
 
@@ -46,6 +50,29 @@ def describe_mode(mode: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def header_lines(settings: Settings, mode: dict[str, Any], *, rate_why: str, version: str) -> list[str]:
+    """What the run prints before its first request: target, mode, rate and why, claim, selection."""
+    target = settings.target.base_url
+    if settings.reference:
+        target += " (bundled reference implementation)"
+    if settings.faults:
+        target += f" with fault(s) {', '.join(settings.faults)}"
+    rps = mode.get("max_rps")
+    narrowed = " (narrowed)" if settings.claim else ""
+    lines = [
+        f"enrolment-conformance {version} against {printable(target)}",
+        f"mode: {describe_mode(mode)}",
+        f"rate: {f'at most {rps:g} requests/s' if rps else 'no limit'}, because {printable(rate_why)}",
+        f"claim: {', '.join(settings.claimed_classes())}{narrowed}",
+    ]
+    selection = settings.selection_words()
+    if selection:
+        only = sorted(settings.only.ids) if settings.only else []
+        ids = f": {', '.join(only)}" if 0 < len(only) <= 8 else ""
+        lines.append(f"selection: {printable(selection)}{ids} (a selection: at best an incomplete verdict)")
+    return lines
+
+
 def requirement_lines(
     result: RunResult, label_of: Callable[..., str | None], note_of: Callable[..., str]
 ) -> list[str]:
@@ -58,14 +85,19 @@ def requirement_lines(
         if req.outcome == "failed" and req.level == "SHOULD" and not result.strict:
             label = "WARN"
         label = label_of(req) or label  # ACCEPTED: a failure the baseline accepts
-        message = printable(note_of(req) + (req.messages[0] if req.messages else req.title))
-        lines += textwrap.wrap(
-            f"{label:5} {req.id} ({req.level}) {message}",
-            width=LINE_WIDTH,
-            initial_indent="  ",
-            subsequent_indent="        ",
-        )
+        message = note_of(req) + (req.messages[0] if req.messages else req.title)
+        lines += finding_lines(label, req.id, req.level, message)
     return lines
+
+
+def finding_lines(label: str, requirement: str, level: str, message: str) -> list[str]:
+    """One finding (FAIL, ERROR, WARN ...), wrapped at LINE_WIDTH: never cut mid-message."""
+    return textwrap.wrap(
+        f"{label:5} {requirement} ({level}) {printable(message)}",
+        width=LINE_WIDTH,
+        initial_indent="  ",
+        subsequent_indent="        ",
+    )
 
 
 def counts_line(result: RunResult, seconds: float) -> str:
@@ -108,12 +140,23 @@ def verdict_line(result: RunResult) -> str:
 
 
 def print_summary(
-    result: RunResult, paths: dict[str, Path], seconds: float, echo: Echo, baseline_lines: list[str]
+    result: RunResult,
+    paths: dict[str, Path],
+    seconds: float,
+    echo: Echo,
+    baseline_lines: list[str],
+    *,
+    quiet: bool = False,
 ) -> None:
-    """Everything the run prints after the checks: failures, counts, classes, reports and the verdict."""
+    """Everything the run prints after the checks: failures, counts, classes, reports and the verdict;
+    quiet (-q): the results.json digest and the verdict line only."""
     from conformance.baseline import console_label, console_note
     from conformance.reports import JSON_NAME, results_sha256
 
+    if quiet:
+        echo(f"results.json sha256: {results_sha256(paths[JSON_NAME])}")
+        echo(verdict_line(result))
+        return
     for line in requirement_lines(result, console_label, console_note):
         echo(line)
     echo(counts_line(result, seconds))

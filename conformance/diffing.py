@@ -4,7 +4,9 @@ Requirements are matched by ID. A requirement is *newly failing* when it failed 
 NEW but not in OLD (whatever OLD said: passed, skipped, error, or absent), and
 *newly passing* when it passed in NEW and failed in OLD. Every other change of
 outcome is listed too, and so are requirements only one run has (the catalogue
-changed between suite versions).
+changed between suite versions). When either run was partial (a selection: ``-k``, ``--area``,
+``--only``, a rerun), the requirements it did not select are left out of the comparison, and the diff
+says so: "passed -> not selected" is no change of the target.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class ResultDiff:
     other_changes: list[Change] = field(default_factory=list)
     added: list[Change] = field(default_factory=list)
     removed: list[Change] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # IDs one of the runs did not select
 
     @property
     def blocking(self) -> list[Change]:
@@ -78,6 +81,9 @@ def diff_results(old: RunResult, new: RunResult) -> ResultDiff:
     diff = ResultDiff(old, new)
     for req in new.requirements:
         before = old_by_id.get(req.id)
+        if _not_selected(req) or (before is not None and _not_selected(before)):
+            diff.left_out.append(req.id)
+            continue
         change = _change(req, before.outcome if before else None, req.outcome)
         if before is None:
             diff.added.append(change)
@@ -109,6 +115,14 @@ def format_diff(diff: ResultDiff, old_name: str = "OLD", new_name: str = "NEW") 
         lines.append("note: the runs used different specs (spec SHA-256 differs)")
     if old.suite_version != new.suite_version:
         lines.append(f"note: suite versions differ ({old.suite_version} and {new.suite_version})")
+    for which, name, result in (("old", old_name, old), ("new", new_name, new)):
+        if result.select:
+            lines.append(f"note: the {which} run ({name}) was partial, a selection ({result.select})")
+    if diff.left_out:
+        lines.append(
+            f"note: {len(diff.left_out)} requirement(s) a partial run did not select are left out of "
+            "the comparison"
+        )
     lines.append(f"verdict: {old.verdict.upper()} -> {new.verdict.upper()}")
     sections = (
         ("newly failing", diff.newly_failing),
@@ -125,6 +139,11 @@ def format_diff(diff: ResultDiff, old_name: str = "OLD", new_name: str = "NEW") 
                 f"  {change.id} ({change.level}) {change.old or 'absent'} -> {change.new or 'absent'}{detail}"
             )
     return lines
+
+
+def _not_selected(req: RequirementResult) -> bool:
+    """A requirement a partial run left out (runner.aggregate's message for it)."""
+    return req.outcome == "skipped" and bool(req.messages) and req.messages[0].startswith("not selected")
 
 
 def _change(req: RequirementResult, old: str | None, new: str | None) -> Change:

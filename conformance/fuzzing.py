@@ -51,24 +51,37 @@ documents (unless the spec documents it by name): it passes
 ``content_type_conformance`` and its body is validated against the
 ``application/json`` schema. Any other undocumented media type fails.
 
-Reproducibility. hypothesis runs derandomized and seeded with ``--seed``, with
-no deadline, no example database and no shrinking: the same seed and
-``--max-examples`` generate the same requests. Each mode is generated once and
-its cases are sent with each set of credentials (Basic, then Bearer). Its cache directory (unicode
-tables, source constants) is a temporary directory removed afterwards, so
-nothing is written to the current directory (no ``.hypothesis/``). A request
-identical to one already sent with the same credentials is not sent again:
-its recorded response is judged instead.
+Reproducibility and speed. hypothesis runs derandomized and seeded with ``--seed``,
+with no deadline, no example database and no shrinking: the same seed and
+``--max-examples`` generate the same requests. Each mode is generated once and its
+cases are sent with each set of credentials (Basic, then Bearer); generated cases
+are kept between runs by :mod:`conformance.case_cache`, and hypothesis's own cache
+(unicode tables, source constants) lives in the same user cache directory, so
+nothing is written to the current directory (no ``.hypothesis/``).
+
+No request twice. A request identical to one judged earlier in the session is
+skipped; one identical (credentials included) to a request the run already sent,
+in another session or in a hand-written check, is not sent again: the client's
+remembered answer is judged (``Client.request(reuse=True)``).
+
+Bounded memory. Only the first finding of each check keeps its response (the rest
+are counted), and no response is kept here otherwise, so a target answering every
+request with a megabyte body costs no more memory than one answering small ones.
+A JSON body nested too deep to be usable (:mod:`conformance.jsonbody`) fails
+FUZZ-004 with that finding rather than breaking the check.
+
+What the two libraries do not offer publicly is reached through
+:mod:`conformance.internals`, one function per use.
 """
 
 from __future__ import annotations
 
 import copy
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -76,9 +89,7 @@ import httpx
 import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase, Verbosity
-from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
-from schemathesis import Case, GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.config import (
     ChecksConfig,
     GenerationConfig,
@@ -86,17 +97,11 @@ from schemathesis.config import (
     ProjectsConfig,
     SchemathesisConfig,
 )
-from schemathesis.core.failures import Failure, FailureGroup
-from schemathesis.engine.run.probes import ProbeOutcome, UnsafePathDecoder
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    negative_data_rejection,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.errors import FailureGroup
 
+from conformance import case_cache, internals, jsonbody
 from conformance.auth import Auth
-from conformance.client import Client, InfrastructureError, UnsafeRequest
+from conformance.client import INFRASTRUCTURE_ERRORS, Client, UnsafeRequest
 from conformance.config import FixtureEnrolment
 from conformance.expect import media_type
 
@@ -106,18 +111,23 @@ AUTH_PLACEHOLDER = "applied-by-the-suite"
 MODES = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIVE}
 NEGATIVE_EXPECTED_STATUSES = ["4xx", "5xx"]  # FUZZ-005 fails what is accepted; a 5xx is FUZZ-001's finding
 IGNORED_AUTH = "ignored_auth"
+SCHEMA_CHECK = "response_schema_conformance"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-INFRASTRUCTURE_ERRORS = (InfrastructureError, UnsafeRequest, httpx.HTTPError)
 # The path schemathesis's UnsafePathDecoder probe requests: a backslash and control characters.
 PATH_DECODER_PROBE = "schemathesis-probe%5C%1B%01"
+KEPT_FINDINGS = 1  # findings of one check kept with their response per session (the rest are counted)
+# The code that decides what is generated (this module's settings and the internals it uses): an edit
+# to either makes cached cases stale, whatever the version number says.
+GENERATION_CODE = hashlib.sha256(
+    Path(__file__).read_bytes() + Path(internals.__file__).read_bytes()
+).hexdigest()
 
-CheckFunction = Callable[..., bool | None]
 
-
-def _summary(failure: Failure) -> str:
+def _summary(failure: BaseException) -> str:
     """A failure's title and the first paragraph of its message (the rest is the schema it quotes)."""
-    first = failure.message.strip().split("\n\n", 1)[0]
-    return f"{failure.title}: {first}" if first else failure.title
+    title = getattr(failure, "title", failure.__class__.__name__)
+    first = str(getattr(failure, "message", failure)).strip().split("\n\n", 1)[0]
+    return f"{title}: {first}" if first else title
 
 
 # The schemathesis check that enforces each FUZZ requirement (ignored_auth is implemented here, see above).
@@ -125,17 +135,11 @@ CHECKS: dict[str, str] = {
     "FUZZ-001": "not_a_server_error",
     "FUZZ-002": "status_code_conformance",
     "FUZZ-003": "content_type_conformance",
-    "FUZZ-004": "response_schema_conformance",
+    "FUZZ-004": SCHEMA_CHECK,
     "FUZZ-005": "negative_data_rejection",
     "FUZZ-006": IGNORED_AUTH,
 }
-_CHECK_FUNCTIONS: dict[str, CheckFunction] = {
-    "not_a_server_error": not_a_server_error,
-    "status_code_conformance": status_code_conformance,
-    "content_type_conformance": content_type_conformance,
-    "response_schema_conformance": response_schema_conformance,
-    "negative_data_rejection": negative_data_rejection,
-}
+_CHECK_FUNCTIONS = internals.check_functions(tuple(name for name in CHECKS.values() if name != IGNORED_AUTH))
 
 
 class Request(NamedTuple):
@@ -168,14 +172,26 @@ class FuzzSession:
     judged: int = 0  # distinct requests judged
     successes: int = 0  # distinct requests answered 2xx
     auth_probed: bool = False
+    # the first KEPT_FINDINGS findings of each check, with their responses; found counts them all
     findings: dict[str, list[Finding]] = field(default_factory=dict)
+    found: dict[str, int] = field(default_factory=dict)
     error: BaseException | None = None  # why the session stopped early (budget, transport ...)
 
     def failures(self, check: str) -> list[Finding]:
+        """The findings of check kept with their responses (the first ones)."""
         return self.findings.get(check, [])
 
+    def count(self, check: str) -> int:
+        """How many distinct requests check failed."""
+        return self.found.get(check, 0)
+
     def record(self, finding: Finding) -> None:
-        self.findings.setdefault(finding.check, []).append(finding)
+        """Count the finding; keep it (and its response) only if it is among the first of its check, so
+        that a target failing every request with a large body cannot fill the memory."""
+        self.found[finding.check] = self.count(finding.check) + 1
+        kept = self.findings.setdefault(finding.check, [])
+        if len(kept) < KEPT_FINDINGS:
+            kept.append(finding)
 
     def summary(self) -> str:
         fixtures = f" and {self.fixture_cases} fixture enrolment(s)" if self.fixture_cases else ""
@@ -226,8 +242,9 @@ def resolve_ref(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any
     return node
 
 
-def load_operation(spec: dict[str, Any], base_url: str, fixtures: Sequence[FixtureEnrolment]) -> Any:
-    """The getEnrolment operation as schemathesis sees it, configured here (no config file is read)."""
+def load_operation(document: dict[str, Any], base_url: str) -> APIOperation:
+    """The getEnrolment operation of a fuzz_document as schemathesis sees it, configured here (no config
+    file is read)."""
     project = ProjectConfig(
         base_url=base_url,
         # Same characters as the default utf-8 codec (all but lone surrogates), without hypothesis
@@ -238,20 +255,13 @@ def load_operation(spec: dict[str, Any], base_url: str, fixtures: Sequence[Fixtu
         ),
     )
     config = SchemathesisConfig(projects=ProjectsConfig(default=project))
-    schema = schemathesis.openapi.from_dict(fuzz_document(spec, base_url, fixtures), config=config)
-    return schema.find_operation_by_id(OPERATION_ID)
-
-
-@contextmanager
-def private_hypothesis_storage() -> Iterator[None]:
-    """Point hypothesis's cache directory at a temporary directory for the duration, then restore it."""
-    previous = storage_directory(intent_to_write=False).home_directory
-    with tempfile.TemporaryDirectory(prefix="enrolment-conformance-hypothesis-") as directory:
-        set_hypothesis_home_dir(directory)
-        try:
-            yield
-        finally:
-            set_hypothesis_home_dir(previous)
+    schema = schemathesis.openapi.from_dict(document, config=config)
+    path = next(
+        path
+        for path, item in document["paths"].items()
+        if item.get("get", {}).get("operationId") == OPERATION_ID
+    )
+    return schema[path]["GET"]
 
 
 class Fuzzer:
@@ -270,10 +280,11 @@ class Fuzzer:
         self.fixtures = tuple(fixtures)
         self.seed = seed
         self.max_examples = max_examples
-        self.operation = load_operation(spec, client.base_url, fixtures)
+        self.document = fuzz_document(spec, client.base_url, fixtures)
+        self.operation = load_operation(self.document, client.base_url)
+        self.safe_paths_only = False  # the server refuses unsafe path characters before routing
         self._sessions: dict[tuple[str, str], FuzzSession] = {}
         self._cases: dict[str, list[Case]] = {}
-        self._responses: dict[tuple[str, Request], httpx.Response] = {}
 
     def session(self, mode: str, label: str, auth: Auth, invalid: Auth) -> FuzzSession:
         """The session for mode ('positive'/'negative') with these credentials, run on first request."""
@@ -287,7 +298,11 @@ class Fuzzer:
     def _run(self, mode: str, label: str, auth: Auth, invalid: Auth) -> FuzzSession:
         session = FuzzSession(mode, label, self.seed, self.max_examples)
         fixtures = [self._fixture_case(fixture) for fixture in self.fixtures] if mode == "positive" else []
-        generated = self._generated(mode)
+        try:
+            generated = self._generated(mode)
+        except INFRASTRUCTURE_ERRORS as exc:  # the path decoder probe could not be sent
+            session.error = exc
+            return session
         session.fixture_cases, session.generated = len(fixtures), len(generated)
         judged: set[Request] = set()
         for case in fixtures + generated:
@@ -303,11 +318,24 @@ class Fuzzer:
         return session
 
     def _generated(self, mode: str) -> list[Case]:
-        """The cases generated for mode: generated once, then judged with each set of credentials."""
+        """The cases generated for mode: generated once (or read from the cache), then judged with each
+        set of credentials."""
         if not self._cases:
             self._probe_path_decoder()
         if mode not in self._cases:
-            self._cases[mode] = self._generate(mode)
+            key = case_cache.digest(
+                self.document,
+                mode=mode,
+                seed=self.seed,
+                max_examples=self.max_examples,
+                safe_paths_only=self.safe_paths_only,
+                code=GENERATION_CODE,
+            )
+            parts = case_cache.load(key)
+            if parts is None:
+                parts = [internals.case_parts(case) for case in self._generate(mode)]
+                case_cache.store(key, parts)
+            self._cases[mode] = [internals.rebuild_case(self.operation, part) for part in parts]
         return self._cases[mode]
 
     def _generate(self, mode: str) -> list[Case]:
@@ -327,7 +355,7 @@ class Fuzzer:
         def collect(case: Case) -> None:
             cases.append(case)
 
-        with private_hypothesis_storage():
+        with internals.hypothesis_home(case_cache.cache_dir() / "hypothesis"):
             strategy = self.operation.as_strategy(
                 generation_mode=MODES[mode], headers={AUTHORIZATION: AUTH_PLACEHOLDER}
             )
@@ -341,9 +369,8 @@ class Fuzzer:
         schemathesis does."""
         url = f"{self.client.base_url}/{PATH_DECODER_PROBE}"
         note = "FUZZ: does the server refuse backslashes and control characters in paths before routing?"
-        response = self.client.request("GET", url, note=note)
-        if UnsafePathDecoder().analyze_response(response) == ProbeOutcome.FAILURE:  # type: ignore[arg-type]
-            self.operation.schema.adapt_to_path_decoder_rejection()
+        response = self.client.request("GET", url, note=note, reuse=True)
+        self.safe_paths_only = internals.adapt_to_path_decoder(self.operation, response)
 
     def _fixture_case(self, fixture: FixtureEnrolment) -> Case:
         return self.operation.Case(
@@ -370,21 +397,39 @@ class Fuzzer:
         """Send the case's request and record what each check finds wrong with the response."""
         session.judged += 1
         inputs = {name: unquote(str(value)) for name, value in case.path_parameters.items()}
-        response = self._send(request, label, auth, f"FUZZ {session.mode} case {session.judged} ({label})")
-        converted = schemathesis.Response.from_any(self._as_documented_json(response))
-        for name, check in _CHECK_FUNCTIONS.items():
-            if name == "negative_data_rejection" and session.mode != "negative":
-                continue
-            try:
-                case.validate_response(converted, checks=[check])
-            except FailureGroup as group:
-                detail = "; ".join(_summary(failure) for failure in group.exceptions)
-                session.record(Finding(name, inputs, response, detail))
+        response = self._send(request, auth, f"FUZZ {session.mode} case {session.judged} ({label})")
+        for name, detail in self._verdicts(session.mode, case, response):
+            session.record(Finding(name, inputs, response, detail))
         if 200 <= response.status_code < 300:
             session.successes += 1
             if session.mode == "positive" and not session.auth_probed:
                 session.auth_probed = True
                 self._probe_auth(session, request, inputs, label, invalid)
+
+    def _verdicts(self, mode: str, case: Case, response: httpx.Response) -> list[tuple[str, str]]:
+        """(check, what it found) for each schemathesis check the response fails.
+
+        The checks are run together first; only a response that fails some is judged again one check
+        at a time, to attribute each failure to its check. A JSON body nested too deep to be usable
+        (conformance.jsonbody) fails the schema check with that finding; it is not handed to
+        schemathesis, whose parser would hit Python's recursion limit.
+        """
+        unusable = _unusable_json(response)
+        converted = schemathesis.Response.from_any(self._as_documented_json(response))
+        checks = {
+            name: check
+            for name, check in _CHECK_FUNCTIONS.items()
+            if (mode == "negative" or name != "negative_data_rejection")
+            and not (unusable and name == SCHEMA_CHECK)
+        }
+        found = [(SCHEMA_CHECK, unusable)] if unusable else []
+        if _failures(case, converted, list(checks.values())) is None:
+            return found
+        for name, check in checks.items():
+            failures = _failures(case, converted, [check])
+            if failures is not None:
+                found.append((name, failures))
+        return found
 
     def _as_documented_json(self, response: httpx.Response) -> httpx.Response:
         """A +json response (e.g. application/problem+json) relabelled as the application/json the spec
@@ -393,7 +438,7 @@ class Fuzzer:
         if not received.endswith("+json"):
             return response
         converted = schemathesis.Response.from_any(response)
-        documented = set(map(media_type, self.operation.schema.get_content_types(self.operation, converted)))
+        documented = set(map(media_type, internals.documented_media_types(self.operation, converted)))
         if received in documented or "application/json" not in documented:
             return response
         relabelled = httpx.Response(response.status_code, content=response.content, request=response.request)
@@ -406,25 +451,46 @@ class Fuzzer:
         self, session: FuzzSession, request: Request, inputs: dict[str, str], label: str, invalid: Auth
     ) -> None:
         """ignored_auth: the accepted request, replayed without and with invalid credentials, is refused."""
-        probes: tuple[tuple[str, str, Auth | None], ...] = (
-            ("none", "without credentials", None),
-            (f"invalid-{label}", f"with invalid {label} credentials", invalid),
+        probes: tuple[tuple[str, Auth | None], ...] = (
+            ("without credentials", None),
+            (f"with invalid {label} credentials", invalid),
         )
-        for probe_label, how, probe_auth in probes:
+        for how, probe_auth in probes:
             note = f"FUZZ-006: the accepted request replayed {how}"
-            response = self._send(request, probe_label, probe_auth, note)
+            response = self._send(request, probe_auth, note)
             status = response.status_code
             if status not in (401, 403) and not 300 <= status < 400:
                 detail = f"the request accepted with valid {label} credentials, sent {how}, got {status}"
                 session.record(Finding(IGNORED_AUTH, inputs, response, detail))
 
-    def _send(self, request: Request, label: str, auth: Auth | None, note: str) -> httpx.Response:
-        """Send a request once per credentials label; an identical request reuses the recorded response."""
-        key = (label, request)
-        if key not in self._responses:
-            headers = dict(request.headers)
-            response = self.client.request("GET", request.url, auth=auth, headers=headers, note=note)
-            exchange = response.extensions.get("exchange")
-            response.elapsed = timedelta(milliseconds=exchange.elapsed_ms if exchange else 0.0)
-            self._responses[key] = response
-        return self._responses[key]
+    def _send(self, request: Request, auth: Auth | None, note: str) -> httpx.Response:
+        """Send a request, unless an identical one (credentials included) was answered earlier in the
+        run, by a check or by another session: then the client's remembered answer is judged."""
+        headers = dict(request.headers)
+        response = self.client.request("GET", request.url, auth=auth, headers=headers, note=note, reuse=True)
+        exchange = response.extensions.get("exchange")
+        response.elapsed = timedelta(milliseconds=exchange.elapsed_ms if exchange else 0.0)
+        return response
+
+
+def _failures(case: Case, response: schemathesis.Response, checks: list[Any]) -> str | None:
+    """What the checks find wrong with the response to the case, or None."""
+    try:
+        case.validate_response(response, checks=checks)
+    except FailureGroup as group:
+        return "; ".join(_summary(failure) for failure in group.exceptions)
+    return None
+
+
+def _unusable_json(response: httpx.Response) -> str | None:
+    """Why a JSON response's body is not usable JSON (nested too deep), or None."""
+    received = media_type(response.headers.get("content-type", ""))
+    if received != "application/json" and not received.endswith("+json"):
+        return None
+    try:
+        jsonbody.parse(response.content)
+    except jsonbody.UnusableJSON as exc:
+        return str(exc)
+    except ValueError:  # not JSON at all: schemathesis reports that itself
+        return None
+    return None

@@ -1,8 +1,15 @@
 """The pytest plugin that runs the checks in ``conformance/checks`` against a target.
 
-It provides the fixtures checks ask for (the client, credentials, tokens, the
-fixture enrolments and their bodies), the ``requirement`` marker, and turns each
-check instance into a :class:`~conformance.results.CheckResult`.
+It collects the check modules (``check_*`` functions in the checks package's
+files, whatever the session's python_files), provides the fixtures checks ask
+for (the client, credentials, tokens, the fixture enrolments and their bodies),
+the ``requirement`` and ``area`` markers, and turns each check instance into a
+:class:`~conformance.results.CheckResult`. The result travels on the teardown
+report as plain data (``report.conformance_result``), so it reaches the process
+that collects ``results`` whether that is this one or a pytest-xdist controller.
+
+A failed SHOULD check is reported to pytest as an expected failure (xfail) unless
+the run is strict: it is a warning, so it fails neither the verdict nor pytest.
 
 A check fails by raising AssertionError (``CheckFailed``); an infrastructure
 problem (the target unreachable, a token that cannot be had, the request budget
@@ -14,27 +21,50 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from conformance import jsonbody
-from conformance.auth import BasicAuth, BearerAuth
+from conformance.auth import BasicAuth
 from conformance.catalogue import load_catalogue
 from conformance.checks import _support
-from conformance.checks._support import UNKNOWN_ASSIGNMENT_ID, UNKNOWN_ENROLMENT_ID
 from conformance.client import INFRASTRUCTURE_ERRORS, Client, RequestBudgetExhausted, describe_error
-from conformance.config import Credentials, FixtureEnrolment, Settings
+from conformance.config import FixtureEnrolment, Settings
 from conformance.results import CheckResult
-from conformance.skips import classify, needs_reason, skip_needing
-from conformance.spec import default_spec_path, load_spec
+from conformance.skips import classify, needs_reason
+from conformance.spec import default_spec_path
+from conformance.tally import RunTally
 from conformance.tokens import TokenProvider, TokenUnavailable
 
-_NOTES = pytest.StashKey[list[str]]()
-_PHASES = pytest.StashKey[dict[str, pytest.TestReport]]()
+NOTES = pytest.StashKey[list[str]]()  # a check's notes (the note fixture)
+_PHASES = pytest.StashKey[dict[str, "_Phase"]]()
+RUN = pytest.StashKey["ConformancePlugin"]()  # the session's run, for conformance.fixtures
+CHECKS_DIR = Path(_support.__file__).parent
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """How one phase (setup, call, teardown) of a check ended, before its report is relabelled."""
+
+    outcome: str  # "passed" | "failed" | "skipped"
+    error: BaseException | None
+    skip_reason: str
+    duration: float
+
+
+class CheckModule(pytest.Module):
+    """A check module: its ``check_*`` functions are the tests, whatever the session's python_functions."""
+
+    def funcnamefilter(self, name: str) -> bool:
+        return name.startswith("check_")
+
+    def classnamefilter(self, name: str) -> bool:
+        return False
 
 
 @dataclass
@@ -49,8 +79,17 @@ class EnrolmentRead:
 class ConformancePlugin:
     """Holds one run's shared state and exposes it to the checks as fixtures."""
 
-    def __init__(self, settings: Settings, client: Client, *, allow_unsafe_methods: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: Client,
+        *,
+        allow_unsafe_methods: bool = False,
+        checks_dir: Path = CHECKS_DIR,
+        on_result: Callable[[CheckResult], None] | None = None,
+    ) -> None:
         self.settings = settings
+        self.on_result = on_result  # told of each finished check instance (live progress)
         self.client = client
         self.tokens = TokenProvider(client, settings.target)
         self.allow_unsafe_methods = allow_unsafe_methods
@@ -58,6 +97,8 @@ class ConformancePlugin:
         self.results: list[CheckResult] = []
         self.status_seen: Counter[str] = Counter()
         self.started = datetime.now(UTC)
+        self.checks_dir = checks_dir
+        self.catalogue = load_catalogue()
         self._reads: dict[FixtureEnrolment, EnrolmentRead] = {}
         self._read_lock = threading.Lock()
 
@@ -85,12 +126,36 @@ class ConformancePlugin:
                 self._reads[fixture] = EnrolmentRead(fixture, response, body)
             return self._reads[fixture]
 
+    def tally(self) -> RunTally:
+        """What this process's client and token provider met so far."""
+        client = self.client
+        return RunTally(
+            requests=dict(client.requests_by_phase),
+            status_seen=dict(self.status_seen),
+            tokens=list(self.tokens.obtained),
+            throttled_retries=client.throttled_responses,
+            throttle_wait_s=client.throttle_wait_s,
+            truncated_bodies=client.truncated_bodies,
+            budget_spent=client.budget_spent,
+            unresponsive=client.unresponsive(),
+            warnings=list(client.redactor.warnings),
+        )
+
     # --- pytest hooks ----------------------------------------------------
 
     def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[RUN] = self
+        config.pluginmanager.import_plugin("conformance.fixtures")  # the fixtures checks ask for
         if not config.pluginmanager.is_registered(_support):
             config.pluginmanager.register(_support)  # the fixtures checks share
         config.addinivalue_line("markers", "requirement(id): the catalogue requirement a check enforces")
+        config.addinivalue_line("markers", "area(id): the catalogue area of a check's requirement, e.g. AUTH")
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+        """The checks package's modules (not _support.py) are collected, and nothing else is changed."""
+        if file_path.suffix == ".py" and file_path.parent == self.checks_dir and file_path.name[0] != "_":
+            return CheckModule.from_parent(parent, path=file_path)
+        return None
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         for argname, fixtures, key in (
@@ -109,54 +174,86 @@ class ConformancePlugin:
                 skip = pytest.mark.skip(reason=needs_reason(key, "no such enrolments configured"))
                 metafunc.parametrize(argname, [pytest.param(None, marks=skip)], ids=["no-fixtures"])
 
+    @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect, so that they see the area marker
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """Every check names a known requirement; checks of classes outside the claim do not run."""
-        catalogue = load_catalogue()
+        """Every check names a known requirement and is marked with its area; checks of classes outside
+        the claim do not run."""
         claim = self.settings.claimed_classes()
         kept, deselected = [], []
         for item in items:
+            if not is_check(item):
+                kept.append(item)  # a test of the session's own
+                continue
             requirement = requirement_of(item)
-            if requirement not in catalogue:
+            if requirement not in self.catalogue:
                 found = requirement or "no requirement(id=...) marker"
                 raise pytest.UsageError(f"check {item.nodeid} names an unknown requirement: {found}")
+            entry = self.catalogue[requirement]
+            item.add_marker(pytest.mark.area(id=entry.area))
             item.extra_keyword_matches.update({requirement, requirement.split("-")[0]})
-            (kept if catalogue[requirement].conformance_class in claim else deselected).append(item)
+            item.user_properties += [("requirement", requirement), ("level", entry.level)]
+            wanted = entry.conformance_class in claim and self.settings.selects(requirement)
+            (kept if wanted else deselected).append(item)
+        # generated requests last, so that one identical to a hand-written probe reuses its answer
+        kept.sort(key=self._is_generated)
         if deselected:
             config.hook.pytest_deselected(items=deselected)
-            items[:] = kept
+        items[:] = kept
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+        """Remember how each phase ended; mask secrets in a failure's text; a failed SHOULD check is an
+        xfail unless strict; the teardown report carries the CheckResult as plain (serialisable) data."""
         report: pytest.TestReport = yield
+        if not is_check(item):
+            return report
+        error = call.excinfo.value if call.excinfo is not None else None
+        skip_reason = _skip_reason(report) if report.skipped else ""
         phases = item.stash.setdefault(_PHASES, {})
-        phases[call.when] = report
-        if call.excinfo is not None:
-            report.conformance_error = call.excinfo  # type: ignore[attr-defined]
+        phases[call.when] = _Phase(report.outcome, error, skip_reason, report.duration)
+        if report.failed:
+            report.longrepr = self.client.redactor.text(str(report.longrepr))
+            if call.when == "call" and isinstance(error, AssertionError) and self._is_warning(item):
+                report.outcome = "skipped"
+                report.wasxfail = f"{requirement_of(item)} (SHOULD) failed: a warning unless strict"
         if call.when == "teardown":
-            self.results.append(self._check_result(item, phases))
+            result = self._check_result(item, phases)
+            report.conformance_result = self.client.redactor.value(asdict(result))  # type: ignore[attr-defined]
         return report
 
-    def _check_result(self, item: pytest.Item, phases: dict[str, pytest.TestReport]) -> CheckResult:
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect every check's result, from this process or (under pytest-xdist) from a worker."""
+        data = getattr(report, "conformance_result", None)
+        if data is not None:
+            self.results.append(CheckResult.from_dict(data))
+            if self.on_result is not None:
+                self.on_result(self.results[-1])
+
+    def _is_generated(self, item: pytest.Item) -> bool:
+        return is_check(item) and self.catalogue[requirement_of(item)].conformance_class == "generated"
+
+    def _is_warning(self, item: pytest.Item) -> bool:
+        return not self.settings.strict and self.catalogue[requirement_of(item)].level == "SHOULD"
+
+    def _check_result(self, item: pytest.Item, phases: dict[str, _Phase]) -> CheckResult:
         requirement = requirement_of(item)
         exchanges = self.client.recorder.take()
         outcome, message, needs, evidence = "passed", "", None, None
         for when in ("setup", "call", "teardown"):
-            report = phases.get(when)
-            if report is None or report.passed:
+            phase = phases.get(when)
+            if phase is None or phase.outcome == "passed":
                 continue
-            if report.skipped:
-                message = _skip_reason(report)
+            if phase.outcome == "skipped":
+                message = phase.skip_reason
                 kind, needs = classify(message)
                 outcome = "not_applicable" if kind == "not_applicable" else "skipped"
                 break
-            excinfo = getattr(report, "conformance_error", None)
-            exc = excinfo.value if excinfo is not None else None
-            outcome, message, needs = _judged(exc, when)
-            evidence = getattr(exc, "exchange", None) if outcome == "failed" else None
+            outcome, message, needs = _judged(phase.error, when)
+            evidence = getattr(phase.error, "exchange", None) if outcome == "failed" else None
             break
         if evidence is not None and evidence not in exchanges:
             exchanges.insert(0, evidence)
-        duration = sum(r.duration for r in phases.values())
+        duration = sum(phase.duration for phase in phases.values())
         return CheckResult(
             name=item.name,
             requirement=requirement,
@@ -164,117 +261,14 @@ class ConformancePlugin:
             message=message,
             duration_s=round(duration, 4),
             exchanges=exchanges[-6:],
-            notes=item.stash.get(_NOTES, []),
+            notes=item.stash.get(NOTES, []),
             needs=needs,
         )
 
-    # --- fixtures ----------------------------------------------------------
 
-    @pytest.fixture(scope="session", name="settings")
-    def settings_fixture(self) -> Settings:
-        """The run's settings."""
-        return self.settings
-
-    @pytest.fixture(scope="session", name="client")
-    def client_fixture(self) -> Client:
-        """The bounded, recording HTTP client."""
-        return self.client
-
-    @pytest.fixture(scope="session", name="tokens")
-    def tokens_fixture(self) -> TokenProvider:
-        """Obtains (and caches) access tokens."""
-        return self.tokens
-
-    @pytest.fixture(scope="session")
-    def tenant(self) -> Credentials:
-        """The first tenant's credentials."""
-        return self.settings.tenant
-
-    @pytest.fixture(scope="session")
-    def basic(self) -> BasicAuth:
-        """Valid Basic credentials of the first tenant."""
-        return BasicAuth(self.settings.tenant)
-
-    @pytest.fixture(scope="session")
-    def other_tenant(self) -> Credentials:
-        """The other tenant's credentials; checks that need them are skipped without them."""
-        if self.settings.other_tenant is None:
-            skip_needing("credentials.other_tenant", "no other tenant configured")
-        return self.settings.other_tenant
-
-    @pytest.fixture(scope="session")
-    def bearer(self) -> Callable[..., BearerAuth]:
-        """bearer("api/read", ...) -> a valid BearerAuth for that scope set (one token per set per run)."""
-
-        def get(*scopes: str, webhooks: bool = False, credentials: Credentials | None = None) -> BearerAuth:
-            if self.settings.target.token_url is None and not webhooks:
-                skip_needing("target.token_url", "OAuth 2.0 checks need the token endpoint")
-            return self.tokens.token(credentials or self.settings.tenant, scopes, webhooks=webhooks).auth()
-
-        return get
-
-    @pytest.fixture(scope="session")
-    def known_enrolment(self) -> FixtureEnrolment:
-        """The first fixture enrolment, or well-formed IDs of an unknown one when none is configured.
-
-        For checks whose expected answer does not depend on the record existing (401, 422 ...).
-        """
-        if self.settings.fixtures:
-            return self.settings.fixtures[0]
-        return FixtureEnrolment(UNKNOWN_ASSIGNMENT_ID, UNKNOWN_ENROLMENT_ID)
-
-    @pytest.fixture(scope="session")
-    def first_enrolment(self) -> FixtureEnrolment:
-        """The first fixture enrolment, for checks that need a record that exists; skipped when none is."""
-        if not self.settings.fixtures:
-            skip_needing("fixtures.enrolments", "needs an enrolment that exists")
-        return self.settings.fixtures[0]
-
-    @pytest.fixture
-    def enrolment_read(self, enrolment: FixtureEnrolment) -> EnrolmentRead:
-        """The fixture enrolment's 200 body; checks on the body are skipped when it cannot be read."""
-        read = self.read(enrolment)
-        if read.body is None:
-            pytest.skip(
-                f"needs the 200 JSON body of {enrolment.label}; "
-                f"the target answered {read.response.status_code} "
-                "(see AUTH-001 and SCHEMA-001)"
-            )
-        return read
-
-    @pytest.fixture
-    def enrolment_response(self, enrolment: FixtureEnrolment) -> httpx.Response:
-        """The response to the run's one Basic read of the fixture enrolment, whatever its status."""
-        return self.read(enrolment).response
-
-    @pytest.fixture(scope="session")
-    def all_enrolment_reads(self) -> list[EnrolmentRead]:
-        """Every fixture enrolment's read (the same once-per-run reads); skipped when none is configured."""
-        if not self.settings.fixtures:
-            skip_needing("fixtures.enrolments", "no fixture enrolments configured")
-        return [self.read(fixture) for fixture in self.settings.fixtures]
-
-    @pytest.fixture
-    def note(self, request: pytest.FixtureRequest) -> Callable[[str], None]:
-        """note(text): record a finding that does not fail the check (it is shown in the report)."""
-        notes = request.node.stash.setdefault(_NOTES, [])
-        return notes.append
-
-    @pytest.fixture(scope="session")
-    def unsafe_methods(self) -> None:
-        """Skips the check unless the user opted in to sending methods other than GET and HEAD."""
-        if not self.allow_unsafe_methods:
-            skip_needing("--allow-unsafe-methods", "sends methods other than GET/HEAD to the API")
-
-    @pytest.fixture(scope="session")
-    def spec(self) -> dict[str, Any]:
-        """The OpenAPI document the run checks against (--spec, or the bundled one)."""
-        return load_spec(self.spec_path)
-
-    @pytest.fixture(scope="session")
-    def now(self) -> datetime:
-        """The run's start time (UTC), the reference for 'in the past' and 'in the future'."""
-        return self.started
+def is_check(item: pytest.Item) -> bool:
+    """Whether item is a conformance check (not a test of the session's own)."""
+    return item.getparent(CheckModule) is not None
 
 
 def requirement_of(item: pytest.Item) -> str | None:

@@ -51,6 +51,11 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)  # findings that do not fail the check
     needs: str | None = None  # for a check skipped for lack of configuration: the config key or flag
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        """The inverse of ``dataclasses.asdict``: how results.json and pytest-xdist workers carry it."""
+        return cls(**{**data, "exchanges": [Exchange(**ex) for ex in data.get("exchanges", [])]})
+
 
 @dataclass
 class RequirementResult:
@@ -125,6 +130,9 @@ class RunResult:
     verdict_reason: str | None = None
     select: str | None = None
     interrupted: str | None = None
+    # What a rerun needs to reach the same target again (conformance/replay.py): the configuration
+    # (URLs, tenant IDs, the NAMES of the secret variables, fixtures), the spec, the reference faults.
+    replay: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,12 +144,7 @@ class RunResult:
             RequirementResult(
                 **{
                     **req,
-                    "checks": [
-                        CheckResult(
-                            **{**check, "exchanges": [Exchange(**ex) for ex in check.get("exchanges", [])]}
-                        )
-                        for check in req.get("checks", [])
-                    ],
+                    "checks": [CheckResult.from_dict(check) for check in req.get("checks", [])],
                 }
             )
             for req in data["requirements"]

@@ -16,7 +16,7 @@ import os
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -25,13 +25,15 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance import __version__
+from conformance import __version__, internals
 from conformance.catalogue import load_catalogue, load_classes
 from conformance.client import Client, ClientLimits, InfrastructureError, describe_error
 from conformance.config import ConfigError, Settings, production_target
 from conformance.interrupt import Interruption
 from conformance.plugin import ConformancePlugin
-from conformance.redact import LAST_RUN, run_redactor, scrub
+from conformance.progress import Progress
+from conformance.redact import LAST_RUN, Redactor, run_redactor, scrub
+from conformance.replay import replay_record
 from conformance.results import (
     REFERENCE_KIND,
     CheckResult,
@@ -40,7 +42,8 @@ from conformance.results import (
     count_outcomes,
 )
 from conformance.spec import default_spec_path, sha256_of
-from conformance.verdict import decide, requirement_outcome
+from conformance.tally import RunTally
+from conformance.verdict import Decision, decide, requirement_outcome
 
 CHECKS_PACKAGE = "conformance.checks"
 
@@ -62,65 +65,89 @@ def execute(
     settings: Settings,
     options: RunOptions | None = None,
     on_start: Callable[[Settings, dict[str, Any]], None] | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Run every selected check against the target and return the result.
 
-    on_start(settings, mode) is called once the run is known to be usable, before the first request.
+    on_start(settings, mode) is called once the run is known to be usable, before the first request;
+    progress, if given, is shown each finished check and each request (conformance/progress.py).
     """
     options = options or RunOptions()
+    production = checked_usable(settings, options)
+    with open_client(settings, options) as client:
+        if on_start is not None:
+            on_start(settings, run_mode(options, production))
+        if progress is not None:
+            progress.attach(client)
+        plugin = ConformancePlugin(
+            settings,
+            client,
+            allow_unsafe_methods=options.allow_unsafe_methods,
+            on_result=progress.check_finished if progress is not None else None,
+        )
+        unreachable, interrupted = None, None
+        try:
+            unreachable = preflight(client)
+            extra = [progress] if progress is not None else []
+            if unreachable is None and not run_checks(plugin, settings, options.checks_package, extra):
+                interrupted = options.interruption.signal_name or "SIGINT"
+        except KeyboardInterrupt:
+            interrupted = options.interruption.signal_name or "SIGINT"
+        outcome = RunOutcome(plugin.results, plugin.tally(), plugin.started, unreachable, interrupted)
+        return run_result(settings, options, outcome, client.redactor)
+
+
+def checked_usable(settings: Settings, options: RunOptions) -> str | None:
+    """Why the run touches production (None: it does not), once it is known to be usable: a
+    ConfigError for an unconfirmed production target, contradicting TLS options or a bad -k."""
     production = production_target(settings)
     if production and not options.production_confirmed:
-        limits = options.limits
         raise ConfigError(
             f"refusing to run against production ({production}) without confirmation: the suite would "
-            f"send up to {limits.max_requests} read-only requests with your credentials; add "
+            f"send up to {options.limits.max_requests} read-only requests with your credentials; add "
             "--confirm-production if you mean it"
         )
     if options.insecure and options.ca_bundle:
         raise ConfigError("--insecure and --ca-bundle contradict each other: give one")
     if settings.select:
         _check_selection(settings.select)
-    verify = tls_verify(options)
-    started = datetime.now(UTC)
+    return production
+
+
+def open_client(settings: Settings, options: RunOptions) -> Client:
+    """The run's client (a context manager), with the run's redactor and bounds."""
     redactor = run_redactor(settings)
     LAST_RUN.redactor = redactor
-    with Client(
+    return Client(
         settings.target.base_url,
         allowed_hosts=settings.target.hosts(),
         redactor=redactor,
         limits=options.limits,
-        verify=verify,
+        verify=tls_verify(options),
         allow_unsafe_methods=options.allow_unsafe_methods,
         token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
         production_confirmed=options.production_confirmed,
-    ) as client:
-        if on_start is not None:
-            on_start(settings, run_mode(options, production))
-        plugin = ConformancePlugin(settings, client, allow_unsafe_methods=options.allow_unsafe_methods)
-        unreachable, interrupted = None, None
-        try:
-            unreachable = preflight(client)
-            if unreachable is None and not run_checks(plugin, settings, options.checks_package):
-                interrupted = options.interruption.signal_name or "SIGINT"
-        except KeyboardInterrupt:
-            interrupted = options.interruption.signal_name or "SIGINT"
-        result = _result(settings, options, plugin, started, unreachable, interrupted)
-        return scrub(result, redactor)
+    )
 
 
-def _result(
-    settings: Settings,
-    options: RunOptions,
-    plugin: ConformancePlugin,
-    started: datetime,
-    unreachable: str | None,
-    interrupted: str | None,
-) -> RunResult:
-    """The RunResult of a run: requirements, classes and verdict, provenance, what the run met."""
-    client = plugin.client
-    requirements = aggregate(plugin.results, settings, interrupted=interrupted)
+@dataclass
+class RunOutcome:
+    """What the checks left for the result: their results and tally (all processes), how it ended."""
+
+    results: list[CheckResult]
+    tally: RunTally
+    started: datetime
+    unreachable: str | None = None  # why the preflight got no answer
+    interrupted: str | None = None  # the signal that stopped the run
+
+
+def run_result(settings: Settings, options: RunOptions, outcome: RunOutcome, redactor: Redactor) -> RunResult:
+    """The RunResult of a run (scrubbed by redactor): requirements, classes and verdict, provenance,
+    what the run met."""
+    tally, unreachable, interrupted = outcome.tally, outcome.unreachable, outcome.interrupted
+    requirements = aggregate(outcome.results, settings, interrupted=interrupted, unreachable=unreachable)
     claim = settings.claimed_classes()
-    unresponsive = client.unresponsive()
+    unresponsive = tally.unresponsive
     if unreachable is None and unresponsive and any(req.outcome == "error" for req in requirements):
         errored = sum(1 for req in requirements if req.outcome == "error")
         unreachable = f"{unresponsive[0]}: {errored} requirement(s) could not be checked"
@@ -130,17 +157,30 @@ def _result(
         strict=settings.strict,
         interrupted=interrupted,
         no_verdict=unreachable,
-        select=settings.select,
+        select=settings.selection_words(),
     )
+    outcome = replace(outcome, unreachable=unreachable)
+    return scrub(_run_result(settings, options, outcome, requirements, decision), redactor)
+
+
+def _run_result(
+    settings: Settings,
+    options: RunOptions,
+    outcome: RunOutcome,
+    requirements: list[RequirementResult],
+    decision: Decision,
+) -> RunResult:
+    tally = outcome.tally
     return RunResult(
         verdict=decision.verdict,
-        error=unreachable or (decision.reason if decision.verdict == "error" else None),
+        error=outcome.unreachable or (decision.reason if decision.verdict == "error" else None),
         verdict_reason=decision.reason,
         classes=decision.classes,
-        claim=list(claim),
+        claim=list(settings.claimed_classes()),
         claim_narrowed=settings.claim is not None,
-        select=settings.select,
-        interrupted=interrupted,
+        select=settings.selection_words(),
+        interrupted=outcome.interrupted,
+        replay=replay_record(settings),
         suite_version=__version__,
         spec_sha256=sha256_of(settings.spec_path or default_spec_path()),
         target={
@@ -152,24 +192,24 @@ def _result(
         },
         environment=settings.environment,
         reference_faults=list(settings.faults),
-        started_at=started.isoformat(timespec="seconds"),
+        started_at=outcome.started.isoformat(timespec="seconds"),
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         counts=count_outcomes(requirements),
         requirements=requirements,
         seed=settings.seed,
         max_examples=settings.max_examples,
         strict=settings.strict,
-        requests={**dict(client.requests_by_phase), "total": client.requests_sent},
-        status_coverage=dict(sorted(plugin.status_seen.items())),
-        tokens={"requests": len(plugin.tokens.obtained), "scope_sets": sorted(set(plugin.tokens.obtained))},
-        warnings=_warnings(requirements, settings, client, options) + client.redactor.warnings,
+        requests={**tally.requests, "total": tally.requests_sent},
+        status_coverage=dict(sorted(tally.status_seen.items())),
+        tokens={"requests": len(tally.tokens), "scope_sets": sorted(set(tally.tokens))},
+        warnings=_warnings(requirements, settings, tally, options) + tally.warnings,
         mode=run_mode(options, production_target(settings)),
         limits_hit={
-            "throttled_retries": client.throttled_responses,
-            "throttle_wait_s": round(client.throttle_wait_s, 1),
-            "truncated_bodies": client.truncated_bodies,
-            "budget_spent": client.budget_spent,
-            "unresponsive": client.unresponsive(),
+            "throttled_retries": tally.throttled_retries,
+            "throttle_wait_s": round(tally.throttle_wait_s, 1),
+            "truncated_bodies": tally.truncated_bodies,
+            "budget_spent": tally.budget_spent,
+            "unresponsive": tally.unresponsive,
         },
     )
 
@@ -221,23 +261,31 @@ def preflight(client: Client) -> str | None:
     return None
 
 
-def run_checks(plugin: ConformancePlugin, settings: Settings, package: str = CHECKS_PACKAGE) -> bool:
-    """Run the checks package under pytest with the plugin: True when it ran to the end, False when it
-    was interrupted. A pytest usage error is a bug: raise it."""
+def run_checks(
+    plugin: ConformancePlugin,
+    settings: Settings,
+    package: str = CHECKS_PACKAGE,
+    extra_plugins: list[object] | None = None,
+) -> bool:
+    """Run the checks package under pytest with the plugin (and extra_plugins, e.g. the live progress):
+    True when it ran to the end, False when it was interrupted. A pytest usage error is a bug: raise it."""
     ini = Path(str(resources.files("conformance"))) / "checks.ini"
     args = ["-c", str(ini), "--pyargs", package, "-p", "no:cacheprovider", "--noconftest"]
     # --assert=plain: checks fail with CheckFailed, never bare asserts; and with python_files = *.py
     # assertion rewriting would recompile every module imported during collection (seconds per run).
     args += ["-p", "no:terminal", "--assert=plain"]
+    args += ["--capture=no"]  # the live progress prints while checks run; checks themselves print nothing
+    # no:unraisableexception: its full garbage collections at exit cost ~0.3 s each, for warnings never shown
+    args += ["-p", "no:unraisableexception"]
     if settings.select:
         args += ["-k", settings.select]
     with _isolated_pytest_environment():
-        code = pytest.main(args, plugins=[plugin, _NoTracebacks()])
+        code = pytest.main(args, plugins=[plugin, _NoTracebacks(), *(extra_plugins or [])])
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        if settings.select:
-            raise ConfigError(
-                f"-k {settings.select!r} selects no check: `enrolment-conformance requirements` lists them"
-            )
+        if settings.selection_words():
+            only_k = settings.select and settings.only is None
+            what = f"-k {settings.select!r}" if only_k else settings.selection_words()
+            raise ConfigError(f"{what} selects no check: `enrolment-conformance requirements` lists them")
         raise RuntimeError(f"no checks were collected from {package}")
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise RuntimeError(f"the check runner failed to start (pytest exit {int(code)})")
@@ -255,18 +303,12 @@ class _NoTracebacks:
 
 def _check_selection(select: str) -> None:
     """A -k expression pytest cannot parse is a usage error (exit 2), said in one line, before any request."""
-    try:
-        from _pytest.mark import expression
-    except ImportError:  # pragma: no cover - pytest moved it; pytest's own usage error still stops the run
-        return
-    malformed = (SyntaxError, *(e for e in [getattr(expression, "ParseError", None)] if isinstance(e, type)))
-    try:
-        expression.Expression.compile(select)
-    except malformed as exc:
-        detail = getattr(exc, "msg", None) or str(exc)
+    detail = internals.keyword_expression_error(select)
+    if detail is not None:
         raise ConfigError(
-            f"-k {select!r} is not a valid selection expression ({detail}); e.g. 'AUTH or ERR-003'"
-        ) from None
+            f"-k {select!r} is not a valid selection expression ({detail}); e.g. -k 'AUTH-003 or ERR-003', "
+            "or --area AUTH for a whole area"
+        )
 
 
 @contextmanager
@@ -291,9 +333,14 @@ def _isolated_pytest_environment() -> Iterator[None]:
 
 
 def aggregate(
-    results: list[CheckResult], settings: Settings, *, interrupted: str | None = None
+    results: list[CheckResult],
+    settings: Settings,
+    *,
+    interrupted: str | None = None,
+    unreachable: str | None = None,
 ) -> list[RequirementResult]:
-    """One RequirementResult per catalogue entry, in catalogue order."""
+    """One RequirementResult per catalogue entry, in catalogue order; with the target unreachable, the
+    claimed and selected requirements that could not run are errors (no verdict), not 'not verified'."""
     by_requirement: dict[str, list[CheckResult]] = {}
     for result in results:
         by_requirement.setdefault(result.requirement, []).append(result)
@@ -308,8 +355,9 @@ def aggregate(
             relevant = [c for c in checks if c.outcome == outcome] if outcome != "passed" else []
             messages = [f"{c.name}: {c.message}" for c in relevant if c.message]
         else:
-            outcome = "skipped"
-            messages = [_not_run(requirement.conformance_class in claim, settings, interrupted)]
+            claimed, selected = requirement.conformance_class in claim, settings.selects(requirement.id)
+            outcome = "error" if unreachable and claimed and selected and not settings.select else "skipped"
+            messages = [_not_run(claimed, selected, settings, interrupted, unreachable)]
         requirements.append(
             RequirementResult(
                 id=requirement.id,
@@ -326,19 +374,25 @@ def aggregate(
     return requirements
 
 
-def _not_run(claimed: bool, settings: Settings, interrupted: str | None) -> str:
+def _not_run(
+    claimed: bool, selected: bool, settings: Settings, interrupted: str | None, unreachable: str | None
+) -> str:
     """Why a requirement has no check result at all."""
     if not claimed:
         return "not claimed: its class is outside --claim, so its checks did not run"
     if interrupted:
         return f"not run: the run was interrupted ({interrupted})"
-    if settings.select:
-        return f"not selected (-k {settings.select})"
+    if not selected:
+        return f"not selected ({settings.selection_words()})"
+    if unreachable:
+        return f"not checked: {unreachable}"
+    if settings.selection_words():
+        return f"not selected ({settings.selection_words()})"
     return "no check ran"
 
 
 def _warnings(
-    requirements: list[RequirementResult], settings: Settings, client: Client, options: RunOptions
+    requirements: list[RequirementResult], settings: Settings, tally: RunTally, options: RunOptions
 ) -> list[str]:
     """What the report lists under warnings: failed SHOULD requirements (unless strict), then the bounds
     the run met."""
@@ -351,17 +405,18 @@ def _warnings(
         ]
     if options.insecure:
         warnings.append("TLS certificates were not verified (--insecure)")
-    if client.budget_spent:
-        warnings.append(f"the request budget ({client.limits.max_requests}, --max-requests) was spent")
-    warnings += client.unresponsive()
-    if client.truncated_bodies:
+    limits = options.limits
+    if tally.budget_spent:
+        warnings.append(f"the request budget ({limits.max_requests}, --max-requests) was spent")
+    warnings += tally.unresponsive
+    if tally.truncated_bodies:
         warnings.append(
-            f"{client.truncated_bodies} response body(ies) exceeded the {client.limits.max_body_bytes}-byte "
+            f"{tally.truncated_bodies} response body(ies) exceeded the {limits.max_body_bytes}-byte "
             "cap and were truncated (--max-body-bytes)"
         )
-    if client.throttled_responses:
+    if tally.throttled_retries:
         warnings.append(
-            f"the target throttled {client.throttled_responses} request(s); the run waited "
-            f"{client.throttle_wait_s:.1f} s as told by Retry-After and retried"
+            f"the target throttled {tally.throttled_retries} request(s); the run waited "
+            f"{tally.throttle_wait_s:.1f} s as told by Retry-After and retried"
         )
     return warnings

@@ -132,8 +132,8 @@ def decide(
 
 
 def selection_reason(select: str) -> str:
-    """Why a -k selection is at best incomplete."""
-    return f"a selection (-k {select}) verifies no class in full: it is a debugging run"
+    """Why a selection (-k, --area, --only, a rerun; select says which) is at best incomplete."""
+    return f"a selection ({select}) verifies no class in full: it is a debugging run"
 
 
 def _judge_requirements(
@@ -144,7 +144,11 @@ def _judge_requirements(
     if failed:
         level = "" if strict else "MUST "
         count = f"{len(failed)} {level}requirement(s)"
-        return "fail", f"the target is not conformant: {count} failed: {_ids(failed)}"
+        reason = f"the target is not conformant: {count} failed: {_ids(failed)}"
+        warned = [r for r in requirements if r.outcome == "failed" and r.level == "SHOULD" and not strict]
+        if warned:  # so that the count agrees with the console's "N failed (M MUST, W SHOULD)"
+            reason += f" (and {len(warned)} SHOULD, a warning only without --strict)"
+        return "fail", reason
     errored = [
         req
         for req in requirements

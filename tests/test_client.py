@@ -97,10 +97,8 @@ def test_timeouts_in_a_row_open_the_breaker_for_the_api_only(mock: respx.MockRou
         for _ in range(3):
             with pytest.raises(httpx.ConnectTimeout):
                 client.request("GET", ENROLMENT)
-        started = time.monotonic()
         with pytest.raises(TargetUnresponsive, match="the API stopped answering: 3 requests in a row failed"):
             client.request("GET", ENROLMENT)
-        assert time.monotonic() - started < 0.1
         assert api.call_count == 3  # nothing more was sent to it
         assert (
             client.request(
@@ -190,7 +188,7 @@ def test_429_then_200_is_waited_out_and_counted(mock: respx.MockRouter) -> None:
         assert response.status_code == 200
         assert route.call_count == 3 and client.requests_by_phase["checks"] == 3
         assert client.throttled_responses == 2 and client.throttle_wait_s == pytest.approx(0.2)
-        assert 0.2 <= elapsed < 1.0
+        assert 0.2 <= elapsed < 5.0  # it waited the Retry-After (the upper bound only says "not much more")
         assert [e.status for e in client.recorder.take()] == [429, 429, 200]
 
 
@@ -207,7 +205,8 @@ def test_a_retry_after_beyond_the_cap_is_not_waited_for(mock: respx.MockRouter) 
         started = time.monotonic()
         with pytest.raises(Throttled, match="Retry-After 3600 s, longer than the 30 s"):
             client.request("GET", ENROLMENT)
-    assert time.monotonic() - started < 0.5 and route.call_count == 1
+    assert time.monotonic() - started < 5.0 and route.call_count == 1  # not the hour, nor the 30 s cap
+    assert client.throttle_wait_s == 0
 
 
 def test_retry_after_as_an_http_date(mock: respx.MockRouter) -> None:
@@ -231,14 +230,14 @@ def test_503_without_retry_after_is_an_answer_to_judge(mock: respx.MockRouter) -
 
 
 def test_all_throttling_waits_of_a_run_are_bounded(mock: respx.MockRouter) -> None:
-    mock.get(ENROLMENT).respond(429, headers={"Retry-After": "0.3"})
+    route = mock.get(ENROLMENT).respond(429, headers={"Retry-After": "0.3"})
     with make_client(max_total_retry_wait_s=0.5, max_retries=10) as client:
-        started = time.monotonic()
         with pytest.raises(Throttled, match="the most it waits in all"):
             client.request("GET", ENROLMENT)
         with pytest.raises(Throttled):
             client.request("GET", ENROLMENT)
-    assert time.monotonic() - started < 1.0
+        # one wait of 0.3 s fitted in the 0.5 s; a second would not have, in either request
+        assert client.throttle_wait_s == pytest.approx(0.3) and route.call_count == 3
 
 
 # --- redirects, hosts and methods ------------------------------------------------------------------
@@ -349,8 +348,8 @@ def test_the_rate_limit_is_never_exceeded(mock: respx.MockRouter) -> None:
             thread.join(timeout=10)
     assert len(sent) == 16
     assert _max_in_window(sent) <= 10  # the promise: never more than max_rps in any one second
-    gaps = [b - a for a, b in zip(sorted(sent), sorted(sent)[1:], strict=False)]
-    assert min(gaps) >= 0.09  # spaced 102 ms when let go; thread scheduling jitter on top
+    # and spread out, not sent in bursts: 16 requests at 10/s span 1.5 s (one interval of slack for jitter)
+    assert max(sent) - min(sent) >= 1.4
 
 
 def test_rate_limiter_without_a_limit_does_not_wait() -> None:
@@ -358,7 +357,7 @@ def test_rate_limiter_without_a_limit_does_not_wait() -> None:
     started = time.monotonic()
     for _ in range(1000):
         limiter.wait()
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 2.0  # 1000 waits of even 10 ms would take 10 s
 
 
 # --- bodies ------------------------------------------------------------------------------------

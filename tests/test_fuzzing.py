@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from conformance import case_cache, jsonbody
 from conformance.auth import BasicAuth, BearerAuth
 from conformance.client import Client, ClientLimits, RequestBudgetExhausted
 from conformance.config import Credentials, FixtureEnrolment
@@ -121,8 +122,11 @@ def spec() -> dict:
 
 
 @pytest.fixture(autouse=True)
-def in_empty_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Each test runs in an empty working directory, checked to stay empty."""
+def in_empty_directory(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Each test runs in an empty working directory, checked to stay empty, with a cache of its own."""
+    monkeypatch.setenv(case_cache.CACHE_DIR_ENV, str(tmp_path_factory.mktemp("cache")))
     monkeypatch.chdir(tmp_path)
     yield tmp_path
     assert os.listdir(tmp_path) == [], "fuzzing wrote to the current directory"
@@ -174,8 +178,9 @@ def test_the_document_targets_only_the_base_url_and_the_fixtures(spec: dict) -> 
 
 
 def test_the_token_endpoint_is_never_offered_to_schemathesis(spec: dict) -> None:
-    operation = load_operation(spec, BASE_URL, [FIXTURE])
-    assert operation.definition.raw["operationId"] == "getEnrolment"
+    document = fuzz_document(spec, BASE_URL, [FIXTURE])
+    operation = load_operation(document, BASE_URL)
+    assert operation.label == "GET /assignments/{assignmentId}/enrolments/{enrolmentId}"
     assert [op.ok().label for op in operation.schema.get_all_operations()] == [operation.label]
 
 
@@ -299,3 +304,104 @@ def test_problem_json_is_taken_for_the_documented_json(spec: dict, body: object,
 
     session = run(spec, problem, "positive", max_examples=10)
     assert set(session.findings) == findings
+
+
+def sent_requests(handler: Handler) -> tuple[Handler, list[str]]:
+    sent: list[str] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.headers.get('authorization')} {request.url}")
+        return handler(request)
+
+    return recording, sent
+
+
+def test_a_second_run_reads_the_cases_from_the_cache_and_sends_the_same(
+    spec: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, sent_first = sent_requests(correct_target)
+    fresh = run(spec, first, "negative", max_examples=20)
+
+    def no_generation(*_: object) -> None:
+        raise AssertionError("generated again despite the cache")
+
+    monkeypatch.setattr(Fuzzer, "_generate", no_generation)
+    second, sent_second = sent_requests(correct_target)
+    cached = run(spec, second, "negative", max_examples=20)
+    assert sent_second == sent_first
+    assert (cached.generated, cached.judged, cached.findings) == (fresh.generated, fresh.judged, {})
+
+
+def test_cached_negative_cases_are_still_judged_as_negative(spec: dict) -> None:
+    handler, check, mode = FAULTS["malformed-200"]
+    run(spec, handler, mode, max_examples=20)
+    assert check in run(spec, handler, mode, max_examples=20).findings  # the second from the cache
+
+
+def cache_files() -> list[Path]:
+    return sorted((case_cache.cache_dir() / "cases").glob("*.pickle"))
+
+
+@pytest.mark.parametrize("spoil", ["corrupt", "writable by others", "truncated"])
+def test_a_spoiled_cache_entry_is_generated_again(spec: dict, spoil: str) -> None:
+    first, sent_first = sent_requests(correct_target)
+    run(spec, first, "negative", max_examples=10)
+    (entry,) = cache_files()
+    if spoil == "corrupt":
+        entry.write_bytes(b"not a pickle")
+    elif spoil == "truncated":
+        entry.write_bytes(entry.read_bytes()[:100])
+    else:
+        entry.chmod(0o666)
+    assert case_cache.load(entry.stem) is None
+    second, sent_second = sent_requests(correct_target)
+    run(spec, second, "negative", max_examples=10)
+    assert sent_second == sent_first
+    assert case_cache.load(entry.stem) is not None  # rewritten, private again
+
+
+def test_other_inputs_are_other_cache_entries(spec: dict) -> None:
+    run(spec, correct_target, "negative", max_examples=5)
+    run(spec, correct_target, "negative", seed=1, max_examples=5)
+    run(spec, correct_target, "negative", max_examples=6)
+    run(spec, correct_target, "positive", max_examples=5)
+    assert len(cache_files()) == 4
+
+
+def test_findings_keep_only_the_first_response_of_each_check(spec: dict) -> None:
+    """A target failing every request with a large body: the findings are counted, not all kept."""
+    body = b'{"padding": "' + b"x" * 200_000 + b'"}'
+
+    def large(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, content=body, headers={"Content-Type": "application/json"})
+
+    session = run(spec, large, "negative", max_examples=30)
+    assert session.count("not_a_server_error") == session.judged > 10
+    assert all(len(kept) == 1 for kept in session.findings.values())
+
+
+def test_json_nested_too_deep_is_a_schema_finding(spec: dict) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+
+    def nested(request: httpx.Request) -> httpx.Response:
+        answer = correct_target(request)
+        if answer.status_code != 404:
+            return answer
+        return httpx.Response(404, content=deep, headers={"Content-Type": "application/json"})
+
+    session = run(spec, nested, "positive", max_examples=10)
+    (finding,) = session.failures("response_schema_conformance")
+    assert "nested too deep" in finding.detail
+    assert session.error is None and set(session.findings) == {"response_schema_conformance"}
+    assert jsonbody.MAX_DEPTH < 1000
+
+
+def test_a_request_a_check_already_sent_is_not_sent_again(spec: dict) -> None:
+    handler, sent = sent_requests(correct_target)
+    client = make_client(handler)
+    client.get_enrolment(FIXTURE.assignment_id, FIXTURE.enrolment_id, auth=BasicAuth(TENANT))  # a check
+    client.get_enrolment(FIXTURE.assignment_id, FIXTURE.enrolment_id, auth=None)  # another check
+    fuzzer = Fuzzer(spec, client, [FIXTURE], seed=0, max_examples=20)
+    session = session_of(fuzzer, "positive")
+    assert session.auth_probed and session.successes >= 1
+    assert len(sent) == len(set(sent))

@@ -107,7 +107,7 @@ def expect_no_failures(session: FuzzSession, requirement: str, client: Client) -
     if len(detail) > DETAIL_LIMIT:
         detail = detail[:DETAIL_LIMIT] + "..."
     message = (
-        f"{check} failed {len(failures)} time(s) over {session.judged} distinct generated requests "
+        f"{check} failed {session.count(check)} time(s) over {session.judged} distinct generated requests "
         f"({session.mode} data, {session.auth} credentials); first with {inputs}: "
         f"expected {EXPECTED[check]}, received {describe(first.response)}. {detail}. "
         f"Reproduce with --seed {session.seed} --max-examples {session.max_examples}"

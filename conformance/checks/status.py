@@ -166,7 +166,7 @@ def check_fixtures_cover_every_status(all_enrolment_reads: list[EnrolmentRead]) 
     unread = [read.fixture.label for read in all_enrolment_reads if read.body is None]
     raise CheckFailed(
         f"expected the {len(all_enrolment_reads)} fixture enrolment(s) to cover "
-        f"{', '.join(HELD_STATUSES)}; observed {observed}, never {', '.join(missing)}, so the rules for "
-        "those statuses went unchecked (configure a [[fixtures.enrolments]] holding each)"
-        + (f"; not readable with a 200 JSON body: {', '.join(unread)}" if unread else "")
+        f"{', '.join(HELD_STATUSES)} (observed: {observed}; never observed: {', '.join(missing)}), so the "
+        "rules for the statuses never observed went unchecked (configure a [[fixtures.enrolments]] "
+        "holding each)" + (f"; not readable with a 200 JSON body: {', '.join(unread)}" if unread else "")
     )

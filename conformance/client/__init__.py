@@ -19,7 +19,9 @@ adds what a suite aimed at shared staging needs:
   errors (:class:`TargetUnresponsive`); the API and the token endpoints have a
   breaker each;
 - response bodies are read up to a cap (``_body``), so a huge body cannot exhaust memory;
-- every exchange is recorded, redacted, with its repro line, as evidence (``_recorder``).
+- every exchange is recorded, redacted, with its repro line, as evidence (``_recorder``);
+- small answers to GET and HEAD are remembered for the run, so a request marked ``reuse``
+  that is identical to one already answered is not sent again (``_memo``).
 
 Errors raised here that are not ``httpx`` errors are :class:`InfrastructureError`
 (or :class:`UnsafeRequest`): they say nothing about conformance (``_errors``).

@@ -18,9 +18,11 @@ from conformance.client._deadline import DeadlineTransport, deadline
 from conformance.client._errors import RequestBudgetExhausted, UnsafeRequest, describe_error
 from conformance.client._guard import HostGuard
 from conformance.client._limits import ClientLimits
+from conformance.client._memo import Memo
 from conformance.client._rate import RateLimiter, ThrottleWaits, retry_after
 from conformance.client._recorder import Credential, Recorder, evidence, words
 from conformance.redact import Redactor
+from conformance.results import Exchange
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
@@ -49,6 +51,8 @@ class Client:
         # POST goes to the token endpoints only: URLs starting with a token URL template's fixed part
         self._token_prefixes = tuple(url.split("{tenantId}", 1)[0] for url in token_urls if url)
         self.recorder = Recorder()
+        self.memo = Memo()
+        self.observers: list[Callable[[Exchange], None]] = []  # told of each exchange sent (-v output)
         self.requests_by_phase: Counter[str] = Counter()
         self.truncated_bodies = 0
         self.budget_spent = False
@@ -139,8 +143,12 @@ class Client:
         phase: str = "checks",
         note: str | None = None,
         secrets_in: Callable[[bytes], Iterable[str]] | None = None,
+        reuse: bool = False,
     ) -> httpx.Response:
         """Send one request within the run's bounds, retrying throttled answers, and record it.
+
+        reuse: a request identical to one already answered in this run is not sent again; the
+        remembered answer (``_memo``) is returned, its exchange recorded again as this check's evidence.
 
         secrets_in names the secrets an answer hands out (a token endpoint's tokens): they are
         masked before the exchange is recorded.
@@ -153,12 +161,16 @@ class Client:
         self._check_safe(method, url, phase)
         breaker = self._breakers["token" if phase == "token" else "api"]
         request = self._build(method, url, auth, headers, params, data)
+        if reuse and (remembered := self.memo.get(request)) is not None:
+            self.recorder.record(remembered.extensions["exchange"])  # evidence of this check too
+            return remembered
         for attempt in range(self.limits.max_retries + 1):
             breaker.check()
             self._spend(phase)
             response = self._send(request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in)
             wait = retry_after(response)
             if wait is None:
+                self.memo.remember(request, response)
                 return response
             self._throttle.wait(wait, attempt, f"{breaker.what} answered {response.status_code}")
         raise AssertionError("unreachable")  # pragma: no cover
@@ -233,6 +245,8 @@ class Client:
             if response is not None:
                 response.extensions["exchange"] = exchange
             self.recorder.record(exchange)
+            for observer in self.observers:
+                observer(exchange)
 
         try:
             with deadline(self.limits.timeout_s):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import httpx
@@ -29,9 +29,12 @@ class Recorder:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self.observers: list[Callable[[Exchange], None]] = []  # told of each exchange (live output, -v)
 
     def record(self, exchange: Exchange) -> None:
         self._exchanges().append(exchange)
+        for observer in self.observers:
+            observer(exchange)
 
     def take(self) -> list[Exchange]:
         exchanges = self._exchanges()

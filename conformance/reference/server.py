@@ -309,23 +309,23 @@ def serve(port: int, faults: Sequence[str], write_config: Path | None) -> int:
     try:
         active = checked(faults)
     except UnknownFault as exc:
-        print(exc, file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     generated = {env: token_urlsafe(24) for env in SECRET_ENVS.values() if not os.environ.get(env)}
     secrets = {tenant: os.environ.get(env) or generated[env] for tenant, env in SECRET_ENVS.items()}
     try:
         sock = _listen(LOOPBACK, port)
     except OSError as exc:
-        print(f"cannot listen on {LOOPBACK}:{port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        print(f"error: cannot listen on {LOOPBACK}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     endpoints = Endpoints.at(LOOPBACK, sock.getsockname()[1])
     if write_config is not None:
         try:
             write_config.write_text(config_toml(endpoints, Fixtures.of(faults), faults))
         except OSError as exc:
             sock.close()
-            print(f"cannot write {write_config}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
+            print(f"error: cannot write {write_config}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     print(_banner(endpoints, faults, generated, write_config), flush=True)
     _run(create_app(secrets, active), sock)
     return 0
