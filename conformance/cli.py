@@ -749,7 +749,7 @@ def report(results_file: Path, out: Path | None, junit_out: Path | None, junit_p
     click.echo(f"results.json sha256: {digest}")
     gate = f"; gate {result.gate.upper()}" if result.gate else ""
     where = f"{result.target.get('base_url')}, {result.started_at}"
-    click.echo(f"verdict: {result.verdict.upper()} ({where}){gate}")
+    click.echo(printable(f"verdict: {result.verdict.upper()} ({where}){gate}"))
 
 
 @cli.command()
@@ -769,7 +769,7 @@ def diff(old_file: Path, new_file: Path) -> None:
         raise UsageFailure(str(exc)) from None
     changes = diff_results(old, new)
     for line in format_diff(changes, str(old_file), str(new_file)):
-        click.echo(line)
+        click.echo(printable(line))  # the files hold what a target sent
     if changes.blocking:
         ids = ", ".join(change.id for change in changes.blocking)
         click.echo(f"error: {len(changes.blocking)} requirement(s) newly failing: {ids}", err=True)

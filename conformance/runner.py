@@ -131,6 +131,7 @@ def open_client(settings: Settings, options: RunOptions) -> Client:
         verify=tls_verify(options),
         allow_unsafe_methods=options.allow_unsafe_methods,
         token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
+        production_confirmed=options.production_confirmed,
     )
 
 

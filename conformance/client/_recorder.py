@@ -13,6 +13,7 @@ from conformance.redact import Redactor
 from conformance.results import Exchange
 
 MAX_EVIDENCE_BODY = 4_000  # characters of a body kept as evidence
+MAX_EVIDENCE_HEADERS = 100  # response header lines kept as evidence (a target may send thousands)
 
 
 class Credential(Protocol):
@@ -111,6 +112,14 @@ def evidence(
                 "(--max-body-bytes); the rest was not read]"
             )
         exchange.status = response.status_code
-        exchange.response_headers = redactor.headers(response.headers.multi_items())
+        exchange.response_headers = redactor.headers(kept_headers(response.headers.multi_items()))
         exchange.response_body = redactor.text(text)
     return exchange
+
+
+def kept_headers(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The first MAX_EVIDENCE_HEADERS header lines, then one line saying how many more there were."""
+    if len(items) <= MAX_EVIDENCE_HEADERS:
+        return items
+    dropped = len(items) - MAX_EVIDENCE_HEADERS
+    return [*items[:MAX_EVIDENCE_HEADERS], ("[...]", f"{dropped} more header lines not kept as evidence")]
