@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import pkgutil
 import sys
 import threading
 import time
@@ -56,9 +57,8 @@ SECRET_FLAGS = (
     "--access-token",
     "--api-key",
 )
-# What a run against the bundled reference target imports (pytest, and schemathesis when the checks are
-# collected) while the target's child process starts: the two start-ups overlap on a second core.
-PRELOADED = ("conformance.runner", "conformance.fuzzing", "conformance.progress", "rich.console")
+# What a run imports after the reference target's child is started, besides the check modules
+PRELOADED = ("conformance.runner", "conformance.progress", "rich.console")
 DEFAULT_MAX_RPS = 20.0  # for a target the user names; the bundled reference target is not rate-limited
 
 
@@ -541,8 +541,7 @@ def _run_against_reference(
     server = ReferenceServer(faults=faults, secrets=secrets)
     server.start(wait=False)  # the child starts up while this process imports what the run needs
     try:
-        for module in PRELOADED:
-            importlib.import_module(module)
+        _preload(options.checks_package)
         settings: Settings = apply_run_options(reference_settings(server), overrides)  # its ready line
         return _execute(settings, options, launch)
     finally:
@@ -550,6 +549,16 @@ def _run_against_reference(
         # it (and kills it if it lingers), and the interpreter waits for that thread before it exits.
         server.terminate()
         threading.Thread(target=server.stop, name="reference-stop").start()
+
+
+def _preload(checks_package: str) -> None:
+    """Import what the run imports next (pytest, and the check modules pytest collects, schemathesis among
+    what they use) while the reference target's child starts up: the two start-ups overlap."""
+    for module in PRELOADED:
+        importlib.import_module(module)
+    package = importlib.import_module(checks_package)
+    for module in pkgutil.iter_modules(package.__path__, f"{checks_package}."):
+        importlib.import_module(module.name)
 
 
 def _print_outcome(result: RunResult, paths: dict[str, Path], seconds: float, verbosity: int) -> None:
