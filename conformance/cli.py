@@ -199,6 +199,12 @@ class Launch:
     help="Write the run's failures to this TOML file as a (refreshed) baseline.",
 )
 @click.option(
+    "--record",
+    "record_file",
+    type=click.Path(path_type=Path),
+    help="Write every exchange of the run to this HAR 1.2 file (redacted; each entry tagged with its check).",
+)
+@click.option(
     "--last-failed",
     is_flag=True,
     help="Re-run only the failed and errored requirements of the run saved in --reports, against the "
@@ -265,6 +271,7 @@ def run(ctx: click.Context, **flags: Any) -> None:
     _check_faults(flags["faults"], has_target)
     baseline = _load_baseline(flags["baseline_file"])
     _check_output_paths(flags["reports_dir"], flags["baseline_write"])
+    recording = _recording(flags["record_file"])
     limits = ClientLimits(
         timeout_s=flags["timeout_s"],
         max_requests=flags["max_requests"],
@@ -272,7 +279,7 @@ def run(ctx: click.Context, **flags: Any) -> None:
         max_duration_s=flags["max_duration_s"],
     )
     # the bundled reference target is the suite's own: it may receive unsafe methods
-    options = _run_options(flags, limits, unsafe=not has_target)
+    options = replace(_run_options(flags, limits, unsafe=not has_target), recording=recording)
     overrides = _overrides(flags)
     if has_target:
 
@@ -283,7 +290,9 @@ def run(ctx: click.Context, **flags: Any) -> None:
         def start(options: RunOptions) -> RunResult:
             return _run_against_reference(overrides, flags["faults"], options, launch)
 
-    _session(start, options, launch, flags["reports_dir"], baseline, flags["baseline_write"])
+    _session(
+        start, options, launch, flags["reports_dir"], baseline, flags["baseline_write"], flags["record_file"]
+    )
 
 
 @cli.command()
@@ -415,8 +424,10 @@ def _session(
     reports_dir: Path,
     baseline: Any,
     baseline_write: Path | None,
+    record_file: Path | None = None,
 ) -> NoReturn:
-    """Run (interruptibly), apply the baseline, write the reports, print the outcome, exit."""
+    """Run (interruptibly), apply the baseline, write the reports (and --record's HAR), print the outcome,
+    exit."""
     from conformance.reports import write_reports
 
     started = time.perf_counter()
@@ -428,6 +439,7 @@ def _session(
         result = _apply_baseline(result, baseline)
         paths = write_reports(result, reports_dir)
         _write_baseline(result, baseline, baseline_write, launch.verbosity)
+        _write_recording(options.recording, record_file)
         _print_outcome(result, paths, time.perf_counter() - started, launch.verbosity)
     sys.exit(interruption.exit_code if result.interrupted else VERDICT_EXIT[result.gate or result.verdict])
 
@@ -481,6 +493,29 @@ def _check_output_paths(reports_dir: Path, baseline_write: Path | None) -> None:
         if baseline_write.is_dir():
             raise UsageFailure(f"--baseline-write {baseline_write} is a folder: name a file")
         _expect_writable(baseline_write.parent, f"--baseline-write {baseline_write}")
+
+
+def _recording(path: Path | None):  # type: ignore[no-untyped-def]
+    """A HAR recorder for --record, its file checked writable before the first request; None without."""
+    from conformance.har import HarRecorder
+
+    if path is None:
+        return None
+    if path.is_dir():
+        raise UsageFailure(f"--record {path} is a folder: name a .har file")
+    _expect_writable(path.parent, f"--record {path}")
+    return HarRecorder()
+
+
+def _write_recording(recording, path: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """--record: write the run's exchanges as HAR."""
+    if recording is None or path is None:
+        return
+    try:
+        entries = recording.write(path)
+    except OSError as exc:
+        raise UsageFailure(f"cannot write the HAR file {path}: {exc.strerror or exc}") from None
+    click.echo(f"recorded: {path} ({entries} exchanges, HAR {recording.version})")
 
 
 def _expect_writable(folder: Path, what: str) -> None:
@@ -613,6 +648,42 @@ def _write_baseline(result, previous, path: Path | None, verbosity: int = NORMAL
 
 
 @cli.command()
+@click.argument("har_files", metavar="FILE.har...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="TOML config naming the tenant, its secret variable and the fixtures (tells valid credentials).",
+)
+@click.option(
+    "--reports", "reports_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option("--strict", is_flag=True, help="Failed SHOULD requirements fail the verdict too.")
+def judge(har_files: tuple[Path, ...], config_file: Path | None, reports_dir: Path, strict: bool) -> None:
+    """Judge recorded traffic (HAR files) without sending a request; write the three reports.
+
+    Every check that needs only a request and its answer is applied to the recorded GETs
+    of an enrolment. Exit codes as for run: 1 a finding, 4 incomplete (what the traffic
+    cannot verify), 2 a file that is not HAR or a bad --config.
+    """
+    from conformance.har import HarError
+    from conformance.judging import judge_files
+    from conformance.reports import write_reports
+
+    _check_output_paths(reports_dir, None)
+    started = time.perf_counter()
+    try:
+        settings = load_settings(config_file, Overrides(strict=strict)) if config_file else None
+        result = judge_files(list(har_files), settings, strict=strict)
+    except (ConfigError, HarError) as exc:
+        raise UsageFailure(str(exc)) from None
+    click.echo(f"enrolment-conformance {__version__}: {printable(result.environment or '')}; no request sent")
+    paths = write_reports(result, reports_dir)
+    _print_outcome(result, paths, time.perf_counter() - started, NORMAL)
+    sys.exit(VERDICT_EXIT[result.verdict])
+
+
+@cli.command()
 @click.option("--port", type=int, default=8000, show_default=True, help="Loopback port (0 picks a free one).")
 @click.option("--fault", "faults", multiple=True, help="Switch on a fault (repeatable); see `faults`.")
 @click.option("--write-config", type=click.Path(path_type=Path), help="Write a suite config for this server.")
@@ -701,7 +772,7 @@ def report(results_file: Path, out: Path | None, junit_out: Path | None, junit_p
     click.echo(f"results.json sha256: {digest}")
     gate = f"; gate {result.gate.upper()}" if result.gate else ""
     where = f"{result.target.get('base_url')}, {result.started_at}"
-    click.echo(f"verdict: {result.verdict.upper()} ({where}){gate}")
+    click.echo(printable(f"verdict: {result.verdict.upper()} ({where}){gate}"))
 
 
 @cli.command()
@@ -721,7 +792,7 @@ def diff(old_file: Path, new_file: Path) -> None:
         raise UsageFailure(str(exc)) from None
     changes = diff_results(old, new)
     for line in format_diff(changes, str(old_file), str(new_file)):
-        click.echo(line)
+        click.echo(printable(line))  # the files hold what a target sent
     if changes.blocking:
         ids = ", ".join(change.id for change in changes.blocking)
         click.echo(f"error: {len(changes.blocking)} requirement(s) newly failing: {ids}", err=True)

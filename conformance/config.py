@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -121,8 +121,8 @@ class Target:
         yield from (url for url in (self.base_url, self.token_url, self.webhooks_token_url) if url)
 
     def hosts(self) -> frozenset[str]:
-        """The host:port pairs the suite may send credentials to."""
-        return frozenset(urlsplit(url).netloc for url in self.urls())
+        """The addresses (host, or host:port) the suite may send credentials to, as the client connects."""
+        return frozenset(connect_address(url) for url in self.urls())
 
 
 @dataclass(frozen=True)
@@ -265,6 +265,14 @@ def connect_host(url: str | httpx.URL) -> str:
     httpx.InvalidURL for what is not a URL.
     """
     return httpx.URL(url).host.lower().rstrip(".")
+
+
+def connect_address(url: str | httpx.URL) -> str:
+    """The host of url as the client connects to it (see connect_host), with its port unless the default."""
+    parsed = httpx.URL(url)
+    host = connect_host(parsed)
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{parsed.port}" if parsed.port is not None else host
 
 
 _PRODUCTION_HOSTS = frozenset(

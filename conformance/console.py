@@ -1,27 +1,21 @@
 """What a run prints on the terminal: the header before the first request, the failures, the summary
-and the verdict line, every target-controlled string stripped of control characters first.
-
-A target can put escape sequences in anything it sends back (a status value, an error message):
-printed as they came, they could erase a line and print a fake verdict, set a hyperlink or write
-the clipboard. :func:`printable` turns every control character into a visible escape.
+and the verdict line, every target-controlled string through :func:`printable` first (its control
+characters shown as escapes, see :mod:`conformance.controls`).
 """
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conformance.controls import printable
 from conformance.results import RunResult
 
 if TYPE_CHECKING:
     from conformance.config import Settings
 
-# C0 and C1 control characters and DEL (tab included: it can move the cursor over text), plus the
-# Unicode bidirectional controls that can reorder what a line appears to say.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 VERDICT_LINES = {
     "pass": "PASS: conformant",
     "fail": "FAIL: non-conformant",
@@ -31,11 +25,6 @@ VERDICT_LINES = {
 LINE_WIDTH = 110
 QUIET, NORMAL, VERBOSE = -1, 0, 1  # -q: the digest and verdict lines only; -v: each request too
 Echo = Callable[..., None]
-
-
-def printable(text: str) -> str:
-    """text with every control character shown as an escape (``\\x1b``), never acted on."""
-    return _CONTROL.sub(lambda match: match.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def describe_mode(mode: dict[str, Any]) -> str:

@@ -15,6 +15,8 @@ import httpx
 from conformance import jsonbody
 from conformance.results import Exchange
 
+SERVER_ERROR = " (a server error: the target crashed on this input)"
+
 
 class CheckFailed(AssertionError):
     """The target did not do what the requirement says."""
@@ -38,9 +40,18 @@ def expect_status(response: httpx.Response, expected: int | Collection[int], wha
     allowed = {expected} if isinstance(expected, int) else set(expected)
     if response.status_code not in allowed:
         wanted = " or ".join(str(code) for code in sorted(allowed))
-        worse = " (a server error: the target crashed on this input)" if response.status_code >= 500 else ""
+        worse = SERVER_ERROR if response.status_code >= 500 else ""
         raise CheckFailed(
             f"{what}: expected {wanted}, received {describe(response)}{worse}", response=response
+        )
+
+
+def expect_no_server_error(response: httpx.Response, what: str) -> None:
+    """Fail when the response is a 5xx: no request, however malformed, may produce one."""
+    if response.status_code >= 500:
+        raise CheckFailed(
+            f"{what}: expected an answer that is not a 5xx, received {describe(response)}{SERVER_ERROR}",
+            response=response,
         )
 
 

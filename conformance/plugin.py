@@ -237,7 +237,7 @@ class ConformancePlugin:
 
     def _check_result(self, item: pytest.Item, phases: dict[str, _Phase]) -> CheckResult:
         requirement = requirement_of(item)
-        exchanges = self.client.recorder.take()
+        exchanges = self.client.recorder.take(check=item.name, requirement=requirement or "")
         outcome, message, needs, evidence = "passed", "", None, None
         for when in ("setup", "call", "teardown"):
             phase = phases.get(when)

@@ -5,9 +5,11 @@ the API secrets in every encoding they may be written in (raw, URL-, form- and
 JSON-encoded, their HTTP Basic forms), every credential the client sends (the
 password inside a Basic header, a bearer token: so the AUTH checks' near-secret
 variants are masked like the real ones) and every token a token endpoint hands
-out. Evidence passes through :meth:`Redactor.text` and :meth:`Redactor.headers`
-when it is recorded, and the whole result through :func:`scrub` once more
-before it is written (dict keys and header names too).
+out, each in any case (the HTTP client lowercases header names, so a target that
+names a header after a token would otherwise get it written). Evidence passes
+through :meth:`Redactor.text` and :meth:`Redactor.headers` when it is recorded,
+and the whole result through :func:`scrub` once more before it is written (dict
+keys and header names too).
 
 ``Authorization`` values are never shown at all: only their scheme survives
 (``Basic ***``, ``Bearer ***``). Secrets shorter than :data:`SHORT` characters
@@ -26,7 +28,7 @@ import binascii
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
@@ -39,8 +41,9 @@ if TYPE_CHECKING:
 MASK = "***"
 SHORT = 6  # secrets shorter than this are masked in target-controlled text only
 # Generic patterns catch secrets the run never registered (e.g. a token the
-# target returned in an unexpected field of an error body).
-_FORM_SECRET = re.compile(r"((?:^|&|\?)(?:client_secret|access_token)=)[^&\s]*")
+# target returned in an unexpected field of an error body). A value ends at a
+# quote too: in a repro line the quote closing the shell word must survive.
+_FORM_SECRET = re.compile(r"((?:^|&|\?)(?:client_secret|access_token)=)[^&\s'\"]*")
 _JSON_SECRET = re.compile(r'("(?:access_token|client_secret|refresh_token|id_token)"\s*:\s*")[^"]*(")')
 _SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 # An Authorization value quoted back by a target (in a body, an error message ...): the
@@ -73,7 +76,8 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
-        self._ordered: list[str] = []
+        self._every = _AnyCase([])  # every secret, in any case
+        self._long = _AnyCase([])  # the secrets of SHORT characters or more
         self._lock = threading.Lock()
         self.warnings: list[str] = []  # one line per secret too short to mask everywhere
         self.sources: dict[str, str] = {}  # environment variable -> the API secret it holds (repro lines)
@@ -87,7 +91,9 @@ class Redactor:
         with self._lock:
             if secret not in self._secrets:
                 self._secrets.add(secret)
-                self._ordered = sorted(self._secrets, key=len, reverse=True)
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                self._every = _AnyCase(ordered)
+                self._long = _AnyCase([known for known in ordered if len(known) >= SHORT])
 
     def add_basic(self, user: str, password: str) -> None:
         """Register a password in every encoding, and the Basic payloads built from it (plain and form)."""
@@ -123,16 +129,15 @@ class Redactor:
                 self.add_basic(user, password)
 
     def text(self, text: str) -> str:
-        """Mask every registered secret and every credential-shaped value in target-controlled text."""
-        return self._mask(text, self._ordered)
+        """Mask every registered secret (in any case) and every credential-shaped value in target text."""
+        return self._mask(text, self._every)
 
     def fixed(self, text: str) -> str:
         """Mask secrets in the suite's own vocabulary: secrets shorter than SHORT are left alone there."""
-        return self._mask(text, [secret for secret in self._ordered if len(secret) >= SHORT])
+        return self._mask(text, self._long)
 
-    def _mask(self, text: str, secrets: list[str]) -> str:
-        for secret in secrets:
-            text = text.replace(secret, MASK)
+    def _mask(self, text: str, secrets: _AnyCase) -> str:
+        text = secrets.mask(text)
         text = _FORM_SECRET.sub(rf"\g<1>{MASK}", text)
         text = _JSON_SECRET.sub(rf"\g<1>{MASK}\g<2>", text)
         return _AUTH_VALUE.sub(_mask_auth_value, text)
@@ -168,6 +173,42 @@ class Redactor:
             new_item = self.value(item, key if isinstance(key, str) else "")
             masked[new_key] = _merged(masked[new_key], new_item) if new_key in masked else new_item
         return masked
+
+
+class _AnyCase:
+    """Masks secrets in any case (the HTTP client lowercases header names): each found with str.find in
+    the lowercased text, every stretch where one or more of them lie replaced by one MASK.
+
+    A few characters lowercase to two (``İ``); for a text holding one the regex does it instead.
+    """
+
+    def __init__(self, secrets: list[str]) -> None:
+        self._lowered = sorted({secret.lower() for secret in secrets}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, self._lowered)), re.IGNORECASE)
+
+    def mask(self, text: str) -> str:
+        if not self._lowered:
+            return text
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            return self._pattern.sub(MASK, text)
+        spans = sorted(span for secret in self._lowered for span in _found(lowered, secret))
+        if not spans:
+            return text
+        pieces, position = [], 0
+        for start, stop in spans:
+            if start >= position:
+                pieces += [text[position:start], MASK]
+            position = max(position, stop)
+        return "".join([*pieces, text[position:]])
+
+
+def _found(text: str, part: str) -> Iterator[tuple[int, int]]:
+    """The (start, stop) of every occurrence of part in text."""
+    start = text.find(part)
+    while start != -1:
+        yield start, start + len(part)
+        start = text.find(part, start + 1)
 
 
 def _merged(old: Any, new: Any) -> Any:

@@ -29,6 +29,7 @@ from conformance import __version__, internals
 from conformance.catalogue import load_catalogue, load_classes
 from conformance.client import Client, ClientLimits, InfrastructureError, describe_error
 from conformance.config import ConfigError, Settings, production_target
+from conformance.har import HarRecorder
 from conformance.interrupt import Interruption
 from conformance.plugin import ConformancePlugin
 from conformance.progress import Progress
@@ -60,6 +61,7 @@ class RunOptions:
     production_confirmed: bool = False  # the user confirmed a production target (--confirm-production)
     checks_package: str = CHECKS_PACKAGE  # the suite's own tests swap in small check sets
     interruption: Interruption = field(default_factory=Interruption)  # set by the signal handler
+    recording: HarRecorder | None = None  # run --record: keeps every exchange of the run as HAR
 
 
 def execute(
@@ -76,6 +78,8 @@ def execute(
     options = options or RunOptions()
     production = checked_usable(settings, options)
     with open_client(settings, options) as client:
+        if options.recording is not None:
+            options.recording.attach(client.recorder, client.redactor)
         if on_start is not None:
             on_start(settings, run_mode(options, production))
         if progress is not None:
@@ -127,6 +131,7 @@ def open_client(settings: Settings, options: RunOptions) -> Client:
         verify=tls_verify(options),
         allow_unsafe_methods=options.allow_unsafe_methods,
         token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
+        production_confirmed=options.production_confirmed,
     )
 
 

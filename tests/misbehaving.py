@@ -365,6 +365,10 @@ class FakeTarget:
                 return self.issued.get(credentials)
         return None
 
+    def new_token(self, n: int) -> str:
+        """The n-th access token handed out (unique, opaque)."""
+        return f"fake-ACCESS-token-{n}-{os.urandom(8).hex()}"
+
     @property
     def basic_payload(self) -> str:
         return base64.b64encode(f"{self.tenant}:{self.secret}".encode()).decode()
@@ -389,7 +393,7 @@ class FakeTarget:
         if not requested <= {"api/read", "api/write", "api/all", "api/webhooks"}:
             return conn.respond(400, {"error": "invalid_scope"})
         with self._lock:
-            token = f"fake-ACCESS-token-{len(self.issued)}-{os.urandom(8).hex()}"
+            token = self.new_token(len(self.issued))
             self.issued[token] = requested
         body = {
             "access_token": token,

@@ -8,4 +8,13 @@ fixtures: ``client``, ``basic``, ``bearer``, ``tokens``, ``tenant``,
 ``known_enrolment``, ``note`` and ``now``. It fails by raising
 ``conformance.expect.CheckFailed`` with a message saying what was received and
 what was expected.
+
+Requests and judgement are apart: a check's requests are its fixtures (the
+once-per-run ``enrolment_read``) or its first lines, and what it concludes from
+an answer is a judgement that sends nothing. The body checks (``schema``,
+``status``, ``dates``) are judgements whole: they take a read, never the client.
+A check that sends its own requests hands each answer to a named judgement
+(``auth.judge_refused``, ``errors.judge_not_found``, ``errors.judge_error_body``
+...). ``enrolment-conformance judge`` (``conformance.judging``) runs the same
+judgements over recorded exchanges.
 """

@@ -1,4 +1,9 @@
-"""AUTH: HTTP Basic authentication with the Tenant ID and the API secret."""
+"""AUTH: HTTP Basic authentication with the Tenant ID and the API secret.
+
+Each check sends its requests and hands the answer to a judgement that sends nothing
+(``judge_authenticated_read``, ``judge_refused``, ``expect_challenge``): ``judge`` applies the
+same judgements to recorded exchanges.
+"""
 
 from __future__ import annotations
 
@@ -59,8 +64,19 @@ def _get(client: Client, enrolment: FixtureEnrolment, auth, note: str) -> httpx.
     return client.get_enrolment(enrolment.assignment_id, enrolment.enrolment_id, auth=auth, note=note)
 
 
+def judge_authenticated_read(response: httpx.Response, what: str) -> None:
+    """AUTH-001 over one exchange: a read with valid Basic credentials gets 200."""
+    expect_status(response, 200, what)
+
+
+def judge_refused(response: httpx.Response, what: str) -> None:
+    """AUTH-002 to AUTH-006 and AUTH-008 over one exchange: a request whose credentials do not
+    authenticate gets 401 (not 403, not 422 for a malformed ID, never a 5xx or the record)."""
+    expect_status(response, 401, what)
+
+
 def expect_challenge(response: httpx.Response, what: str) -> str:
-    """Fail unless a 401 carries a WWW-Authenticate header; return its value."""
+    """AUTH-007 over one exchange: fail unless a 401 carries a WWW-Authenticate header; return its value."""
     challenge = response.headers.get("www-authenticate", "").strip()
     if not challenge:
         raise CheckFailed(
@@ -74,7 +90,7 @@ def expect_challenge(response: httpx.Response, what: str) -> str:
 def check_valid_basic_credentials_read_the_enrolment(client: Client, basic: BasicAuth, enrolment) -> None:  # type: ignore[no-untyped-def]
     """AUTH-001: Tenant ID + API secret as Basic credentials read a fixture enrolment with 200."""
     response = _get(client, enrolment, basic, "valid Basic credentials")
-    expect_status(response, 200, "GET with valid Basic credentials")
+    judge_authenticated_read(response, "GET with valid Basic credentials")
 
 
 @pytest.mark.requirement(id="AUTH-001")
@@ -84,14 +100,14 @@ def check_basic_scheme_is_case_insensitive(client: Client, tenant: Credentials, 
         skip_needing("fixtures.enrolments", "needs an existing enrolment")
     auth = RawAuthorization("basic " + basic_credentials(tenant.tenant_id, tenant.secret))
     response = _get(client, settings.fixtures[0], auth, "valid Basic credentials, scheme written 'basic'")
-    expect_status(response, 200, "GET with valid credentials and the scheme name in lowercase ('basic')")
+    judge_authenticated_read(response, "GET with valid credentials, the scheme name in lowercase ('basic')")
 
 
 @pytest.mark.requirement(id="AUTH-002")
 def check_missing_authorization_is_401(client: Client, known_enrolment: FixtureEnrolment) -> None:
     """AUTH-002: a request without an Authorization header gets 401."""
     response = _get(client, known_enrolment, None, "no Authorization header")
-    expect_status(response, 401, "GET without an Authorization header")
+    judge_refused(response, "GET without an Authorization header")
 
 
 @pytest.mark.requirement(id="AUTH-003")
@@ -105,7 +121,7 @@ def check_wrong_secret_is_401(
         not_applicable(f"the API secret has no letters, so swapping its case does not change it ({kind})")
     wrong = Credentials(tenant.tenant_id, secrets[kind], tenant.secret_env)
     response = _get(client, known_enrolment, BasicAuth(wrong), f"Basic with a wrong API secret: {kind}")
-    expect_status(response, 401, f"GET with a wrong API secret ({kind})")
+    judge_refused(response, f"GET with a wrong API secret ({kind})")
 
 
 @pytest.mark.requirement(id="AUTH-004")
@@ -115,7 +131,7 @@ def check_unknown_tenant_is_401(
     """AUTH-004: an unknown Tenant ID (with the real secret) gets 401."""
     unknown = Credentials(UNKNOWN_TENANT, tenant.secret, tenant.secret_env)
     response = _get(client, known_enrolment, BasicAuth(unknown), "Basic with an unknown Tenant ID")
-    expect_status(response, 401, "GET with an unknown Tenant ID")
+    judge_refused(response, "GET with an unknown Tenant ID")
 
 
 # Authorization values no credentials can be read from, each marked with the requirement it probes.
@@ -140,7 +156,7 @@ def check_unusable_authorization_is_401(
     Never a 5xx, and never the enrolment.
     """
     response = _get(client, known_enrolment, RawAuthorization(value), what)
-    expect_status(response, 401, f"GET with {what}")
+    judge_refused(response, f"GET with {what}")
 
 
 @REQUIREMENT_AUTH_005
@@ -150,7 +166,7 @@ def check_password_without_user_is_401(
     """AUTH-005: the real API secret with an empty Tenant ID gets 401."""
     auth = RawAuthorization("Basic " + basic_credentials("", tenant.secret))
     response = _get(client, known_enrolment, auth, "Basic with an empty Tenant ID and the real secret")
-    expect_status(response, 401, "GET with an empty Tenant ID")
+    judge_refused(response, "GET with an empty Tenant ID")
 
 
 @pytest.mark.requirement(id="AUTH-007")
@@ -199,14 +215,14 @@ def check_authentication_before_validation(
     response = client.get_enrolment(
         ids["assignmentId"], ids["enrolmentId"], auth=None, note=f"malformed {which}, no credentials"
     )
-    expect_status(response, 401, f"GET with a malformed {which} and no credentials")
+    judge_refused(response, f"GET with a malformed {which} and no credentials")
 
 
 @pytest.mark.requirement(id="AUTH-009")
 def check_challenge_offers_basic(client: Client, known_enrolment: FixtureEnrolment) -> None:
     """AUTH-009: the challenge to a request without credentials offers the Basic scheme."""
     response = _get(client, known_enrolment, None, "which schemes does the challenge offer?")
-    expect_status(response, 401, "GET without credentials")
+    judge_refused(response, "GET without credentials")
     challenge = expect_challenge(response, "401 without credentials")
     if "basic" not in challenge_schemes(challenge):
         raise CheckFailed(

@@ -1,4 +1,8 @@
-"""ERR: unknown and malformed IDs, and the shape of error responses."""
+"""ERR: unknown and malformed IDs, and the shape of error responses.
+
+The judgements that need only an exchange (``judge_not_found``, ``judge_malformed_id``, ``judge_error_body``)
+send nothing: the checks here call them on the answers they get, and ``judge`` on recorded ones.
+"""
 
 from __future__ import annotations
 
@@ -52,8 +56,15 @@ def malformed_cases() -> list[Any]:
     ]
 
 
-def expect_unprocessable(response: httpx.Response, what: str, kind: str) -> None:
-    """Fail unless a malformed-ID request got exactly 422, adding a hint on what a wrong code suggests."""
+def judge_not_found(response: httpx.Response, what: str) -> None:
+    """ERR-001, ERR-002 (and ISO-001, ISO-002) over one exchange: a well-formed ID that names no record
+    (under the assignment in the path) gets 404."""
+    expect_status(response, 404, what)
+
+
+def judge_malformed_id(response: httpx.Response, what: str, kind: str = "") -> None:
+    """ERR-003, ERR-004 over one exchange: a malformed-ID request with valid credentials gets exactly 422;
+    the failure adds a hint on what a wrong code suggests (``kind``: the kind of malformed ID, if known)."""
     try:
         expect_status(response, 422, what)
     except CheckFailed as failure:
@@ -73,7 +84,7 @@ def check_unknown_enrolment_is_404(
     assignment_id = first_enrolment.assignment_id
     missing = unknown_id(settings, "unknown-enrolment")
     response = client.get_enrolment(assignment_id, missing, auth=basic, note="unknown enrolmentId")
-    expect_status(response, 404, f"GET of an unknown enrolmentId {missing} under {assignment_id}")
+    judge_not_found(response, f"GET of an unknown enrolmentId {missing} under {assignment_id}")
 
 
 @pytest.mark.requirement(id="ERR-002")
@@ -85,8 +96,8 @@ def check_unknown_assignment_is_404(client: Client, basic: BasicAuth, settings: 
     assignment_id = unknown_id(settings, "unknown-assignment")
     enrolment_id = unknown_id(settings, "unknown-enrolment")
     response = client.get_enrolment(assignment_id, enrolment_id, auth=basic, note="unknown assignmentId")
-    expect_status(
-        response, 404, f"GET of unknown enrolmentId {enrolment_id} under unknown assignmentId {assignment_id}"
+    judge_not_found(
+        response, f"GET of unknown enrolmentId {enrolment_id} under unknown assignmentId {assignment_id}"
     )
 
 
@@ -101,7 +112,7 @@ def check_malformed_id_is_422(
     response = client.get_enrolment(
         ids["assignmentId"], ids["enrolmentId"], auth=basic, note=f"malformed {parameter}: {kind}"
     )
-    expect_unprocessable(response, f"GET with a malformed {parameter} ({kind}: {malformed[:40]!r})", kind)
+    judge_malformed_id(response, f"GET with a malformed {parameter} ({kind}: {malformed[:40]!r})", kind)
 
 
 @pytest.mark.requirement(id="ERR-005")
@@ -111,6 +122,12 @@ def check_error_body_is_a_json_object(
 ) -> None:
     """ERR-005: the 401, 403, 404 and 422 responses carry a JSON Content-Type and a JSON object body."""
     sent, response = error_request(status)
+    judge_error_body(response, sent)
+
+
+def judge_error_body(response: httpx.Response, sent: str) -> None:
+    """ERR-005 over one exchange: an error answer to ``sent`` has a JSON Content-Type and a JSON object
+    body (a skip for an answer that is not an error). Sends nothing: ``judge`` applies it to recordings."""
     if response.status_code < 400:
         pytest.skip(f"{sent} was answered {response.status_code}, not an error (see ERR, AUTH and SCOPE)")
     what = f"the {response.status_code} response to {sent}"

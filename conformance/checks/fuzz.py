@@ -20,6 +20,7 @@ from conformance.client import Client
 from conformance.config import Credentials, Settings
 from conformance.expect import CheckFailed, describe
 from conformance.fuzzing import CHECKS, Fuzzer, FuzzSession
+from conformance.plugin import requirement_of
 from conformance.skips import NOT_APPLICABLE
 
 INVALID_TOKEN = "fuzz-invalid-token-0000000000000000"
@@ -82,9 +83,9 @@ def fuzz_session(
         auth, invalid = bearer(*READ_SCOPES), BearerAuth(INVALID_TOKEN)
     result = fuzzer.session(mode, scheme, auth, invalid)
     # The session's exchanges are evidence only where a check fails, or where the session broke off.
-    exchanges = client.recorder.take()
+    exchanges = client.recorder.take(check=request.node.name, requirement=requirement_of(request.node) or "")
     if result.error is not None and exchanges:
-        client.recorder.record(exchanges[-1])
+        client.recorder.keep(exchanges[-1])
     note(result.summary())
     return result
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from conformance.auth import BasicAuth, BearerAuth
 from conformance.checks._support import unknown_id
+from conformance.checks.errors import judge_not_found
 from conformance.client import Client
 from conformance.config import Credentials, FixtureEnrolment, Settings
 from conformance.expect import expect_status
@@ -15,6 +17,12 @@ from conformance.skips import skip_needing
 
 # 404 hides that the enrolment exists; 403 also refuses it. Anything else (above all 200) does not isolate.
 REFUSED = (403, 404)
+
+
+def judge_isolated(response: httpx.Response, what: str) -> None:
+    """ISO-003, ISO-004 over one exchange: a tenant's request for another tenant's enrolment is refused
+    (404 or 403), never answered with the record."""
+    expect_status(response, REFUSED, what)
 
 
 @pytest.mark.requirement(id="ISO-001")
@@ -26,9 +34,8 @@ def check_enrolment_under_random_assignment_is_404(
     response = client.get_enrolment(
         assignment_id, enrolment.enrolment_id, auth=basic, note="existing enrolment, random assignment"
     )
-    expect_status(
+    judge_not_found(
         response,
-        404,
         f"GET of existing enrolment {enrolment.enrolment_id} under unknown assignment {assignment_id}",
     )
 
@@ -49,9 +56,8 @@ def check_enrolment_under_another_assignment_is_404(
     response = client.get_enrolment(
         others[0], enrolment.enrolment_id, auth=basic, note="existing enrolment, another existing assignment"
     )
-    expect_status(
+    judge_not_found(
         response,
-        404,
         f"GET of enrolment {enrolment.enrolment_id} (of assignment {enrolment.assignment_id}) "
         f"under another existing assignment {others[0]}",
     )
@@ -71,9 +77,8 @@ def check_other_tenant_cannot_read(
     response = client.get_enrolment(
         enrolment.assignment_id, enrolment.enrolment_id, auth=auth, note=f"other tenant ({scheme}) reads ours"
     )
-    expect_status(
+    judge_isolated(
         response,
-        REFUSED,
         f"GET of the first tenant's enrolment {enrolment.label} by {other_tenant.tenant_id} ({scheme})",
     )
 
@@ -89,4 +94,4 @@ def check_cannot_read_other_tenants_enrolment(
         auth=basic,
         note="first tenant reads the other tenant's enrolment",
     )
-    expect_status(response, REFUSED, f"GET of the other tenant's enrolment {other_tenant_enrolment.label}")
+    judge_isolated(response, f"GET of the other tenant's enrolment {other_tenant_enrolment.label}")

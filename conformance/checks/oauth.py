@@ -10,6 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from conformance import jsonbody
 from conformance.auth import BearerAuth, RawAuthorization, basic_credentials
 from conformance.checks.auth import expect_challenge
 from conformance.client import Client
@@ -70,7 +71,7 @@ def _b64url_json(segment: str) -> object:
     """The JSON value a base64url segment (padding optional) encodes; ValueError if it is not one."""
     if not re.fullmatch(r"[A-Za-z0-9_-]*", segment):
         raise ValueError("not base64url")
-    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return jsonbody.parse(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
 def jwt_parts(token: str) -> tuple[str, dict[str, object], str] | None:

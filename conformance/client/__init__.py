@@ -43,7 +43,7 @@ from conformance.client._errors import (
 )
 from conformance.client._limits import DEFAULT_MAX_DURATION_S, REFERENCE_BACKOFF_BASE_S, ClientLimits
 from conformance.client._rate import RateLimiter
-from conformance.client._recorder import MAX_EVIDENCE_BODY, Credential, Recorder
+from conformance.client._recorder import MAX_EVIDENCE_BODY, Credential, Recorder, Tap, evidence
 
 # Errors that say a check could not run, never that the target failed it.
 INFRASTRUCTURE_ERRORS = (InfrastructureError, UnsafeRequest, httpx.HTTPError)
@@ -62,8 +62,10 @@ __all__ = [
     "Recorder",
     "RequestBudgetExhausted",
     "RunDeadlineExceeded",
+    "Tap",
     "TargetUnresponsive",
     "Throttled",
     "UnsafeRequest",
     "describe_error",
+    "evidence",
 ]

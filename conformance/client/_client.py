@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -17,6 +17,7 @@ from conformance.client._body import read_capped
 from conformance.client._breaker import Breaker
 from conformance.client._deadline import DeadlineTransport, deadline
 from conformance.client._errors import RequestBudgetExhausted, UnsafeRequest, describe_error
+from conformance.client._guard import HostGuard
 from conformance.client._limits import ClientLimits, RunDeadline
 from conformance.client._memo import Memo
 from conformance.client._rate import RateLimiter
@@ -42,9 +43,10 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         allow_unsafe_methods: bool = False,
         token_urls: Iterable[str | None] = (),
+        production_confirmed: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
+        self._guard = HostGuard(allowed_hosts, production_confirmed=production_confirmed)
         self.redactor = redactor
         self.limits = limits or ClientLimits()
         self.allow_unsafe_methods = allow_unsafe_methods
@@ -157,7 +159,7 @@ class Client:
         breaker = self._breakers["token" if phase == "token" else "api"]
         request = self._build(method, url, auth, headers, params, data)
         if reuse and (remembered := self.memo.get(request)) is not None:
-            self.recorder.record(remembered.extensions["exchange"])  # evidence of this check too
+            self.recorder.record(remembered.extensions["exchange"], remembered)  # evidence of this check too
             return remembered
         for attempt in itertools.count():
             breaker.check()
@@ -188,9 +190,7 @@ class Client:
         return self._http.build_request(method, url, headers=all_headers, params=params, data=data)
 
     def _check_safe(self, method: str, url: str, phase: str) -> None:
-        host = (urlsplit(url).netloc or "").lower()
-        if host not in self.allowed_hosts:
-            raise UnsafeRequest(f"refusing to send a request to {host}, which is not a configured host")
+        self._guard.check(url)
         if method in READ_ONLY_METHODS or self.allow_unsafe_methods:
             return
         if method == "POST" and phase == "token" and self._is_token_url(url):
@@ -240,7 +240,7 @@ class Client:
             )
             if response is not None:
                 response.extensions["exchange"] = exchange
-            self.recorder.record(exchange)
+            self.recorder.record(exchange, response)
             for observer in self.observers:
                 observer(exchange)
 

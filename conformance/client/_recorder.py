@@ -13,6 +13,7 @@ from conformance.redact import Redactor
 from conformance.results import Exchange
 
 MAX_EVIDENCE_BODY = 4_000  # characters of a body kept as evidence
+MAX_EVIDENCE_HEADERS = 100  # response header lines kept as evidence (a target may send thousands)
 
 
 class Credential(Protocol):
@@ -23,21 +24,39 @@ class Credential(Protocol):
     def repro(self) -> repro.ReproAuth: ...
 
 
+class Tap(Protocol):
+    """Sees every exchange recorded, and which check each was handed to (``run --record``'s HAR writer)."""
+
+    def recorded(self, exchange: Exchange, response: httpx.Response | None) -> None: ...
+
+    def taken(self, exchanges: list[Exchange], labels: Mapping[str, str]) -> None: ...
+
+
 class Recorder:
     """Collects the exchanges of the check that is running (one list per thread)."""
 
     def __init__(self) -> None:
         self._local = threading.local()
         self.observers: list[Callable[[Exchange], None]] = []  # told of each exchange (live output, -v)
+        self.tap: Tap | None = None
 
-    def record(self, exchange: Exchange) -> None:
+    def record(self, exchange: Exchange, response: httpx.Response | None = None) -> None:
         self._exchanges().append(exchange)
         for observer in self.observers:
             observer(exchange)
+        if self.tap is not None:
+            self.tap.recorded(exchange, response)
 
-    def take(self) -> list[Exchange]:
+    def keep(self, exchange: Exchange) -> None:
+        """Put an exchange already recorded (and taken) back, as evidence of the running check."""
+        self._exchanges().append(exchange)
+
+    def take(self, **labels: str) -> list[Exchange]:
+        """The exchanges recorded since the last take, for the check labels name (check, requirement)."""
         exchanges = self._exchanges()
         self._local.exchanges = []
+        if self.tap is not None:
+            self.tap.taken(exchanges, labels)
         return exchanges
 
     def _exchanges(self) -> list[Exchange]:
@@ -93,6 +112,14 @@ def evidence(
                 "(--max-body-bytes); the rest was not read]"
             )
         exchange.status = response.status_code
-        exchange.response_headers = redactor.headers(response.headers.multi_items())
+        exchange.response_headers = redactor.headers(kept_headers(response.headers.multi_items()))
         exchange.response_body = redactor.text(text)
     return exchange
+
+
+def kept_headers(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The first MAX_EVIDENCE_HEADERS header lines, then one line saying how many more there were."""
+    if len(items) <= MAX_EVIDENCE_HEADERS:
+        return items
+    dropped = len(items) - MAX_EVIDENCE_HEADERS
+    return [*items[:MAX_EVIDENCE_HEADERS], ("[...]", f"{dropped} more header lines not kept as evidence")]

@@ -3,7 +3,8 @@
 The page leads with what went wrong (failed, errored and warned requirements,
 each linked to its evidence), then the conformance statement, then every
 requirement. It is rendered by a Jinja2 template with autoescaping on, so
-nothing a target sent back (headers, bodies, messages) can become markup. This
+nothing a target sent back (headers, bodies, messages) can become markup, and
+control characters shown as escapes (``\\x1b``), so none reaches a terminal. This
 module only derives the views the template needs from the RunResult.
 """
 
@@ -19,6 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.config import STATUSES
+from conformance.controls import printable_lines
 from conformance.reports.statement import LEVELS, by_area, conformance_statement, first_line
 from conformance.results import (
     OUTCOMES,
@@ -146,9 +148,16 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_visible,
     )
     environment.filters["first_line"] = first_line
     return environment
+
+
+def _visible(value: object) -> object:
+    """Every string the template outputs with its control characters as escapes (the page is text a
+    terminal may show: cat, grep); the suite's own markup (Markup) is inserted as it is."""
+    return printable_lines(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def rerun_command(requirement_id: str) -> str:
