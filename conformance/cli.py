@@ -12,8 +12,11 @@ Every non-zero exit prints one line on stderr saying why.
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
+import pkgutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -54,6 +57,8 @@ SECRET_FLAGS = (
     "--access-token",
     "--api-key",
 )
+# What a run imports after the reference target's child is started, besides the check modules
+PRELOADED = ("conformance.runner", "conformance.progress", "rich.console")
 
 
 class UsageFailure(click.ClickException):
@@ -563,9 +568,27 @@ def _run_against_reference(
     # test sets them, to look for known values in everything the run writes).
     given = {tenant: os.environ.get(env, "") for tenant, env in SECRET_ENVS.items()}
     secrets = given if all(given.values()) else None
-    with ReferenceServer(faults=faults, secrets=secrets) as server:
-        settings: Settings = apply_run_options(reference_settings(server), overrides)
+    server = ReferenceServer(faults=faults, secrets=secrets)
+    server.start(wait=False)  # the child starts up while this process imports what the run needs
+    try:
+        _preload(options.checks_package)
+        settings: Settings = apply_run_options(reference_settings(server), overrides)  # its ready line
         return _execute(settings, options, launch)
+    finally:
+        # The child shuts down (uvicorn takes ~0.2 s) while the reports are written; a thread waits for
+        # it (and kills it if it lingers), and the interpreter waits for that thread before it exits.
+        server.terminate()
+        threading.Thread(target=server.stop, name="reference-stop").start()
+
+
+def _preload(checks_package: str) -> None:
+    """Import what the run imports next (pytest, and the check modules pytest collects, schemathesis among
+    what they use) while the reference target's child starts up: the two start-ups overlap."""
+    for module in PRELOADED:
+        importlib.import_module(module)
+    package = importlib.import_module(checks_package)
+    for module in pkgutil.iter_modules(package.__path__, f"{checks_package}."):
+        importlib.import_module(module.name)
 
 
 def _print_outcome(result: RunResult, paths: dict[str, Path], seconds: float, verbosity: int) -> None:
