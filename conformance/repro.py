@@ -115,7 +115,7 @@ def curl_command(
 
 def _url_word(url: str, words: Words) -> tuple[str, str]:
     """The URL as a shell word; a token in its access_token query parameter is "$ACCESS_TOKEN"."""
-    token = httpx.URL(url).params.get("access_token")
+    token = httpx.URL(url).params.get("access_token") if "access_token=" in url else None
     sent = f"access_token={quote(token, safe='')}" if token else ""
     if not sent or sent not in url:
         return words.literal(url), ""
