@@ -19,6 +19,7 @@ from conformance.reports.statement import conformance_statement
 from conformance.results import (
     OUTCOMES,
     CheckResult,
+    ClassResult,
     Exchange,
     RequirementResult,
     RunResult,
@@ -199,6 +200,27 @@ def test_junit_counts_match_the_testcases() -> None:
     assert auth is not None
     assert [auth.get(key) for key in ("tests", "failures", "errors", "skipped")] == ["3", "1", "0", "0"]
     assert auth.get("timestamp") == "2025-01-02T03:04:05"
+
+
+def test_junit_suites_carry_the_statement_verdict_claim_and_classes() -> None:
+    classes = [
+        ClassResult("core", "Core", True, "non-conformant", why="AUTH-003 failed"),
+        ClassResult("oauth", "OAuth", True, "not verified", needs=["target.token_url"]),
+        ClassResult("methods", "Methods", False, "not claimed"),
+    ]
+    result = replace(a_result(), classes=classes, claim=["core", "oauth"], claim_narrowed=True)
+    for suite in ET.fromstring(render_junit(result)).iter("testsuite"):
+        first = suite[0]
+        assert first.tag == "properties"  # the schemas want it before the testcases
+        properties = {prop.get("name"): prop.get("value") for prop in first.iter("property")}
+        assert properties["verdict"] == result.verdict
+        assert properties["claim"] == "core,oauth (narrowed)"
+        classes_seen = {name: value for name, value in properties.items() if name.startswith("class.")}
+        assert classes_seen == {
+            "class.core": "non-conformant",
+            "class.oauth": "not verified",
+            "class.methods": "not claimed",
+        }
 
 
 def test_junit_testcases_name_their_requirement() -> None:

@@ -180,10 +180,22 @@ def _accepted_message(baseline: dict[str, str | None], check: CheckResult) -> st
 def _suite(name: str, cases: list[ET.Element], result: RunResult) -> ET.Element:
     """A testsuite element holding cases, with its counts."""
     suite = ET.Element("testsuite", name=name)
+    suite.append(_properties(statement_properties(result)))
     suite.extend(cases)
     _set_totals(suite)
     suite.set("timestamp", _timestamp(result.started_at))
     return suite
+
+
+def statement_properties(result: RunResult) -> dict[str, str]:
+    """The conformance statement as testsuite properties: the verdict, the claim, each class's status."""
+    properties = {
+        "verdict": result.verdict,
+        "verdict_reason": result.verdict_reason or "",
+        "claim": ",".join(result.claim) + (" (narrowed)" if result.claim_narrowed else ""),
+    }
+    properties.update({f"class.{cls.id}": cls.status for cls in result.classes})
+    return properties
 
 
 def _set_totals(element: ET.Element, *, skipped: bool = True) -> None:
