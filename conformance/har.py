@@ -96,22 +96,43 @@ class HarRecorder:
 
 def har_entry(exchange: Exchange, body: str | None, finished: datetime) -> dict[str, Any]:
     """One HAR 1.2 entry from (redacted) evidence and the (redacted) full response body."""
-    url = httpx.URL(exchange.url)
+    started = finished - timedelta(milliseconds=exchange.elapsed_ms)
+    entry = {
+        "startedDateTime": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": exchange.elapsed_ms,
+        "request": _har_request(exchange),
+        "response": _har_response(exchange, body),
+        "cache": {},
+        "timings": {"send": 0, "wait": exchange.elapsed_ms, "receive": 0},
+    }
+    entry.update({f"_{name}": value for name, value in (("note", exchange.note), ("error", exchange.error))})
+    return {key: value for key, value in entry.items() if value is not None}
+
+
+def _har_request(exchange: Exchange) -> dict[str, Any]:
+    """The entry's request object (HAR 1.2 §request), with postData when a body was sent."""
     request: dict[str, Any] = {
         "method": exchange.method,
         "url": exchange.url,
         "httpVersion": "HTTP/1.1",
         "cookies": [],
         "headers": _pairs(exchange.request_headers),
-        "queryString": [{"name": name, "value": value} for name, value in url.params.multi_items()],
+        "queryString": [
+            {"name": name, "value": value} for name, value in httpx.URL(exchange.url).params.multi_items()
+        ],
         "headersSize": -1,
         "bodySize": len((exchange.request_body or "").encode("utf-8")),
     }
     if exchange.request_body:
         mime = exchange.request_headers.get("content-type", "application/octet-stream")
         request["postData"] = {"mimeType": mime, "text": exchange.request_body}
+    return request
+
+
+def _har_response(exchange: Exchange, body: str | None) -> dict[str, Any]:
+    """The entry's response object (HAR 1.2 §response); status 0 when no answer came."""
     text = body or ""
-    response = {
+    return {
         "status": exchange.status if exchange.status is not None else _NO_RESPONSE,
         "statusText": _reason(exchange.status),
         "httpVersion": "HTTP/1.1",
@@ -126,17 +147,6 @@ def har_entry(exchange: Exchange, body: str | None, finished: datetime) -> dict[
         "headersSize": -1,
         "bodySize": len(text.encode("utf-8")) if body is not None else -1,
     }
-    started = finished - timedelta(milliseconds=exchange.elapsed_ms)
-    entry = {
-        "startedDateTime": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "time": exchange.elapsed_ms,
-        "request": request,
-        "response": response,
-        "cache": {},
-        "timings": {"send": 0, "wait": exchange.elapsed_ms, "receive": 0},
-    }
-    entry.update({f"_{name}": value for name, value in (("note", exchange.note), ("error", exchange.error))})
-    return {key: value for key, value in entry.items() if value is not None}
 
 
 def _pairs(headers: Mapping[str, str]) -> list[dict[str, str]]:
