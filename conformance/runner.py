@@ -186,6 +186,7 @@ def _run_result(
     requirements: list[RequirementResult],
     decision: Decision,
 ) -> RunResult:
+    """The RunResult literal: one field per line, the values worked out above."""
     tally = outcome.tally
     return RunResult(
         verdict=decision.verdict,
@@ -199,13 +200,7 @@ def _run_result(
         replay=replay_record(settings),
         suite_version=__version__,
         spec_sha256=sha256_of(settings.spec_path or default_spec_path()),
-        target={
-            "base_url": settings.target.base_url,
-            "token_url": settings.target.token_url,
-            "webhooks_token_url": settings.target.webhooks_token_url,
-            "tenant_id": settings.tenant.tenant_id,
-            "kind": REFERENCE_KIND if settings.reference else "external",
-        },
+        target=_target_record(settings),
         environment=settings.environment,
         reference_faults=list(settings.faults),
         started_at=outcome.started.isoformat(timespec="seconds"),
@@ -221,13 +216,29 @@ def _run_result(
         warnings=_warnings(requirements, settings, tally, options) + tally.warnings,
         mode=run_mode(options, production_target(settings)),
         throttling=tally.throttling,
-        limits_hit={
-            "truncated_bodies": tally.truncated_bodies,
-            "budget_spent": tally.budget_spent,
-            "unresponsive": tally.unresponsive,
-            "deadline_passed": tally.deadline_passed,
-        },
+        limits_hit=_limits_hit(tally),
     )
+
+
+def _target_record(settings: Settings) -> dict[str, Any]:
+    """results.json's target: the URLs and tenant the run used, and whether it was the bundled one."""
+    return {
+        "base_url": settings.target.base_url,
+        "token_url": settings.target.token_url,
+        "webhooks_token_url": settings.target.webhooks_token_url,
+        "tenant_id": settings.tenant.tenant_id,
+        "kind": REFERENCE_KIND if settings.reference else "external",
+    }
+
+
+def _limits_hit(tally: RunTally) -> dict[str, Any]:
+    """results.json's limits_hit: the bounds the run met."""
+    return {
+        "truncated_bodies": tally.truncated_bodies,
+        "budget_spent": tally.budget_spent,
+        "unresponsive": tally.unresponsive,
+        "deadline_passed": tally.deadline_passed,
+    }
 
 
 def run_mode(options: RunOptions, production: str | None = None) -> dict[str, Any]:
