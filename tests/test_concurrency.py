@@ -100,6 +100,30 @@ def test_each_call_s_evidence_is_handed_to_the_check_s_thread_in_order() -> None
     assert [exchange.url for exchange in client.recorder.take()] == [client.base_url + p for p in paths]
 
 
+def test_a_batch_given_up_does_not_wait_out_the_retry_afters_of_its_other_requests() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/e/0":
+            return httpx.Response(200, stream=httpx.ByteStream(b"{}"))
+        return httpx.Response(429, headers={"Retry-After": "30"}, stream=httpx.ByteStream(b""))
+
+    client = Client(
+        "http://target.test",
+        allowed_hosts=frozenset({"target.test"}),
+        redactor=Redactor(),
+        limits=ClientLimits(concurrency=4, max_requests=None),
+        transport=httpx.MockTransport(answer),
+    )
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="stop"):
+        for _ in client.concurrently(
+            lambda p: client.request("GET", client.base_url + p), ["/e/0", "/e/1", "/e/2"]
+        ):
+            raise RuntimeError("stop")  # as an interruption would, while the others wait 30 s to retry
+    assert time.monotonic() - started < 5
+    assert client.requests_sent == 3  # each sent once; no retry after the batch was given up
+    assert client.request("GET", client.base_url + "/e/0").status_code == 200  # the client sends again
+
+
 # --- a target 100 ms away ------------------------------------------------------
 
 

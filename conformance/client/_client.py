@@ -17,7 +17,7 @@ from conformance import __version__, repro
 from conformance.client._body import read_capped
 from conformance.client._breaker import Breaker
 from conformance.client._deadline import DeadlineTransport, deadline
-from conformance.client._errors import RequestBudgetExhausted, UnsafeRequest, describe_error
+from conformance.client._errors import Abandoned, RequestBudgetExhausted, UnsafeRequest, describe_error
 from conformance.client._guard import HostGuard
 from conformance.client._limits import ClientLimits, RunDeadline
 from conformance.client._memo import Memo
@@ -63,9 +63,10 @@ class Client:
         self.truncated_bodies = 0
         self.budget_spent = False
         self._count_lock = threading.Lock()
-        self._rate = RateLimiter(self.limits.max_rps)
+        self._halt = threading.Event()  # set while a concurrent batch is given up (see concurrently)
+        self._rate = RateLimiter(self.limits.max_rps, self._halt)
         self.deadline = RunDeadline(self.limits.max_duration_s)
-        self._throttling = Throttling(self.limits, self._rate, self.deadline)
+        self._throttling = Throttling(self.limits, self._rate, self.deadline, self._halt)
         self._breakers = {
             "api": Breaker("the API", self.limits.max_failures_in_a_row, self.limits.max_failures),
             "token": Breaker(
@@ -116,7 +117,8 @@ class Client:
         the budget as ever), the results yielded in the items' order, each with the exchanges its
         call recorded, as if the calls had run one after another in this thread: the evidence and
         what is judged from it do not depend on the concurrency. A call's exception is raised in
-        its turn; the calls after it that were started are waited for, their exchanges dropped."""
+        its turn; the calls after it that were started are given up (their waits for the rate or a
+        Retry-After end, nothing more is sent: Abandoned) and waited for, their exchanges dropped."""
 
         def run(item: T) -> tuple[R | None, BaseException | None, list[Exchange]]:
             try:
@@ -124,12 +126,20 @@ class Client:
             except Exception as exc:  # raised in the caller's thread, in its turn
                 return None, exc, self.recorder.detach()
 
-        for result, error, exchanges in in_order(run, items, self.limits.concurrency):
-            for exchange in exchanges:
-                self.recorder.keep(exchange)
-            if error is not None:
-                raise error
-            yield cast(R, result)  # None only with an error, raised above
+        results = in_order(run, items, self.limits.concurrency)
+        try:
+            for result, error, exchanges in results:
+                for exchange in exchanges:
+                    self.recorder.keep(exchange)
+                if error is not None:
+                    raise error
+                yield cast(R, result)  # None only with an error, raised above
+        except BaseException:  # an error, an interruption, or the caller stopped early
+            self._halt.set()  # the calls still running end their waits and send nothing more
+            raise
+        finally:
+            results.close()  # waits for the calls still running (a request on the wire: --timeout at most)
+            self._halt.clear()
 
     def enrolment_url(self, assignment_id: str, enrolment_id: str) -> str:
         """The operation's URL; IDs are percent-encoded whole, so '/' in an ID stays inside it."""
@@ -238,6 +248,10 @@ class Client:
                 )
             self.requests_by_phase[phase] += 1
         self._rate.wait()
+        if self._halt.is_set():  # given up while it waited for its turn: not sent, so not counted
+            with self._count_lock:
+                self.requests_by_phase[phase] -= 1
+            raise Abandoned("the batch of concurrent requests this one belonged to was given up")
 
     def _send(
         self,
