@@ -186,8 +186,10 @@ def test_a_distant_target_is_sent_to_at_the_rate_not_one_round_trip_at_a_time(
     assert requests == serial.results()["requests"]["total"] > 40
     assert concurrent.results()["mode"]["concurrency"] == 4
     assert serial_s > 0.9 * requests * LATENCY_S  # one round trip after another
-    # about requests / rate (0.05 s each here), well under one round trip each; never above the rate
-    assert concurrent_s < 0.75 * requests * LATENCY_S
+    # about requests / rate (0.05 s each here: 0.5 of the serial run on a quiet machine), under one round
+    # trip each even on a loaded one (the suite's own work, serial in both, stretches both); never above
+    # the rate
+    assert concurrent_s < min(0.85 * serial_s, requests * LATENCY_S), (serial_s, concurrent_s)
     assert concurrent_s > 0.9 * (requests - 1) / MAX_RPS
     outcomes = {id: outcome for id, outcome, _ in verdicts(concurrent)}
     assert outcomes["FUZZ-001"] == outcomes["FUZZ-003"] == "failed"
