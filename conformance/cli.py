@@ -12,8 +12,11 @@ Every non-zero exit prints one line on stderr saying why.
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
+import pkgutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -26,12 +29,12 @@ import click
 from conformance import __version__
 from conformance.client import REFERENCE_BACKOFF_BASE_S, ClientLimits
 from conformance.config import (
+    DEFAULT_MAX_RPS,
     ConfigError,
     Overrides,
     Settings,
     apply_run_options,
-    connect_host,
-    is_loopback,
+    default_rate,
     load_settings,
     settings_from_data,
 )
@@ -54,7 +57,8 @@ SECRET_FLAGS = (
     "--access-token",
     "--api-key",
 )
-DEFAULT_MAX_RPS = 20.0  # for a target the user names; the bundled reference target is not rate-limited
+# What a run imports after the reference target's child is started, besides the check modules
+PRELOADED = ("conformance.runner", "conformance.progress", "rich.console")
 
 
 class UsageFailure(click.ClickException):
@@ -274,7 +278,7 @@ def run(ctx: click.Context, **flags: Any) -> None:
     has_target = bool(flags["config_file"] or flags["base_url"] or flags["environment"])
     _check_faults(flags["faults"], has_target)
     baseline = _load_baseline(flags["baseline_file"])
-    _check_output_paths(flags["reports_dir"], flags["baseline_write"])
+    check_output_paths(flags["reports_dir"], flags["baseline_write"])
     recording = _recording(flags["record_file"])
     limits = ClientLimits(
         timeout_s=flags["timeout_s"],
@@ -344,7 +348,7 @@ def _rerun(
     except (ResultsError, ConfigError, SelectionError) as exc:
         raise UsageFailure(str(exc)) from None
     reports_dir = reports_dir or results_file.parent / "rerun"
-    _check_output_paths(reports_dir, None)
+    check_output_paths(reports_dir, None)
     limits = replay.limits()
     # the saved run's limit, if it had one; else the default for the target, decided again
     launch = Launch(verbosity, limits.max_rps, f"it is the rate of the saved run {results_file}")
@@ -395,7 +399,7 @@ def _overrides(flags: dict[str, Any]) -> Overrides:
         seed=flags["seed"],
         max_examples=flags["max_examples"],
         strict=flags["strict"],
-        claim=_claimed(flags["claim"]),
+        claim=claimed_option(flags["claim"]),
         allow_plain_http=flags["allow_plain_http"],
         only=only,
     )
@@ -449,7 +453,7 @@ def _session(
     sys.exit(interruption.exit_code if result.interrupted else VERDICT_EXIT[result.gate or result.verdict])
 
 
-def _claimed(claim: str | None) -> tuple[str, ...] | None:
+def claimed_option(claim: str | None) -> tuple[str, ...] | None:
     """--claim as a tuple of known class IDs (a usage error names close matches)."""
     from conformance.catalogue import load_classes
 
@@ -488,7 +492,7 @@ def _check_faults(faults: tuple[str, ...], has_target: bool) -> None:
             raise UsageFailure(f"unknown fault {name!r}{hint} (`enrolment-conformance faults` lists them)")
 
 
-def _check_output_paths(reports_dir: Path, baseline_write: Path | None) -> None:
+def check_output_paths(reports_dir: Path, baseline_write: Path | None) -> None:
     """Every output place is usable before the first request: the reports folder (created when the
     reports are written) is a folder or can be made one, and a --baseline-write file can be written."""
     if reports_dir.exists() and not reports_dir.is_dir():
@@ -562,11 +566,7 @@ def _rate(launch: Launch, settings: Settings) -> tuple[float | None, str]:
     """The run's rate limit (None: unlimited) and why it applies, for the header."""
     if launch.max_rps is not None:
         return launch.max_rps or None, launch.rate_source
-    if settings.reference:
-        return None, "the bundled reference target is the suite's own"
-    if all(is_loopback(connect_host(url.replace("{tenantId}", "t"))) for url in settings.target.urls()):
-        return None, "the target is on loopback (a port-forward to a shared system: limit it, --max-rps N)"
-    return DEFAULT_MAX_RPS, "that is the default for a target you name (--max-rps N to change, 0: unlimited)"
+    return default_rate(settings)
 
 
 def _run_against_reference(
@@ -578,9 +578,27 @@ def _run_against_reference(
     # test sets them, to look for known values in everything the run writes).
     given = {tenant: os.environ.get(env, "") for tenant, env in SECRET_ENVS.items()}
     secrets = given if all(given.values()) else None
-    with ReferenceServer(faults=faults, secrets=secrets) as server:
-        settings: Settings = apply_run_options(reference_settings(server), overrides)
+    server = ReferenceServer(faults=faults, secrets=secrets)
+    server.start(wait=False)  # the child starts up while this process imports what the run needs
+    try:
+        _preload(options.checks_package)
+        settings: Settings = apply_run_options(reference_settings(server), overrides)  # its ready line
         return _execute(settings, options, launch)
+    finally:
+        # The child shuts down (uvicorn takes ~0.2 s) while the reports are written; a thread waits for
+        # it (and kills it if it lingers), and the interpreter waits for that thread before it exits.
+        server.terminate()
+        threading.Thread(target=server.stop, name="reference-stop").start()
+
+
+def _preload(checks_package: str) -> None:
+    """Import what the run imports next (pytest, and the check modules pytest collects, schemathesis among
+    what they use) while the reference target's child starts up: the two start-ups overlap."""
+    for module in PRELOADED:
+        importlib.import_module(module)
+    package = importlib.import_module(checks_package)
+    for module in pkgutil.iter_modules(package.__path__, f"{checks_package}."):
+        importlib.import_module(module.name)
 
 
 def _print_outcome(result: RunResult, paths: dict[str, Path], seconds: float, verbosity: int) -> None:
@@ -657,7 +675,7 @@ def judge(har_files: tuple[Path, ...], config_file: Path | None, reports_dir: Pa
     from conformance.judging import judge_files
     from conformance.reports import write_reports
 
-    _check_output_paths(reports_dir, None)
+    check_output_paths(reports_dir, None)
     started = time.perf_counter()
     try:
         settings = load_settings(config_file, Overrides(strict=strict)) if config_file else None

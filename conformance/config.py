@@ -402,3 +402,16 @@ def _fixtures(entries: list[dict[str, str]]) -> tuple[FixtureEnrolment, ...]:
 def _claim(classes: list[str] | None) -> tuple[str, ...] | None:
     """conformance.claim (checked by the schema) as a tuple; None: every class."""
     return tuple(classes) if classes else None
+
+
+DEFAULT_MAX_RPS = 20.0  # for a target the user names; the bundled reference target is not rate-limited
+
+
+def default_rate(settings: Settings) -> tuple[float | None, str]:
+    """The rate limit a run gets unless told (None: unlimited), and why, for the header: none for the
+    bundled target and for targets all on loopback, DEFAULT_MAX_RPS for any other."""
+    if settings.reference:
+        return None, "the bundled reference target is the suite's own"
+    if all(is_loopback(connect_host(url.replace("{tenantId}", "t"))) for url in settings.target.urls()):
+        return None, "the target is on loopback (a port-forward to a shared system: limit it, --max-rps N)"
+    return DEFAULT_MAX_RPS, "that is the default for a target you name (--max-rps N to change, 0: unlimited)"

@@ -38,7 +38,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "metavar": "R",
         "type": float,
         "help": "Requests per second of the whole run, shared out among xdist workers; 0: unlimited "
-        "[default: 20].",
+        "[default: 20, or unlimited when every URL is on loopback, as for run].",
     },
     "--conformance-allow-unsafe-methods": {
         "action": "store_true",

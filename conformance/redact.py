@@ -184,17 +184,20 @@ class _AnyCase:
 
     def __init__(self, secrets: list[str]) -> None:
         self._lowered = sorted({secret.lower() for secret in secrets}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, self._lowered)), re.IGNORECASE)
+        self._pattern: re.Pattern[str] | None = None  # compiled on first need: a run adds secrets often
 
     def mask(self, text: str) -> str:
         if not self._lowered:
             return text
         lowered = text.lower()
         if len(lowered) != len(text):
+            if self._pattern is None:
+                self._pattern = re.compile("|".join(map(re.escape, self._lowered)), re.IGNORECASE)
             return self._pattern.sub(MASK, text)
-        spans = sorted(span for secret in self._lowered for span in _found(lowered, secret))
-        if not spans:
+        found = [secret for secret in self._lowered if secret in lowered]
+        if not found:
             return text
+        spans = sorted(span for secret in found for span in _found(lowered, secret))
         pieces, position = [], 0
         for start, stop in spans:
             if start >= position:

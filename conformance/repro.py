@@ -18,7 +18,9 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
+
+import httpx
 
 # Request headers curl sets itself or that only describe the connection.
 SKIPPED_HEADERS = frozenset({"authorization", "host", "content-length", "user-agent", "connection"})
@@ -106,8 +108,21 @@ def curl_command(
     if auth is not None:
         auth_parts, comment = _auth_words(auth, words)
         parts += auth_parts
-    parts.append(words.literal(url))
-    return " ".join(parts) + comment
+    url_word, token_comment = _url_word(url, words)
+    parts.append(url_word)
+    return " ".join(parts) + (comment or token_comment)
+
+
+def _url_word(url: str, words: Words) -> tuple[str, str]:
+    """The URL as a shell word; a token in its access_token query parameter is "$ACCESS_TOKEN"."""
+    token = httpx.URL(url).params.get("access_token") if "access_token=" in url else None
+    sent = f"access_token={quote(token, safe='')}" if token else ""
+    if not sent or sent not in url:
+        return words.literal(url), ""
+    before, _, after = url.partition(sent)
+    rest = words.literal(after) if after else ""
+    word = words.literal(f"{before}access_token=") + '"$ACCESS_TOKEN"' + rest
+    return word, "  # with a token in ACCESS_TOKEN"
 
 
 def _auth_words(auth: ReproAuth, words: Words) -> tuple[list[str], str]:

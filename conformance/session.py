@@ -26,14 +26,21 @@ import click
 import pytest
 
 from conformance.catalogue import load_catalogue
-from conformance.cli import DEFAULT_MAX_RPS, VERDICT_EXIT, _check_output_paths, _claimed
+from conformance.cli import VERDICT_EXIT, check_output_paths, claimed_option
 from conformance.client import ClientLimits
-from conformance.config import ConfigError, Overrides, Settings, load_settings
+from conformance.config import ConfigError, Overrides, Settings, default_rate, load_settings
 from conformance.console import print_summary, printable, verdict_line
 from conformance.plugin import ConformancePlugin
 from conformance.reports import write_reports
 from conformance.results import RunResult
-from conformance.runner import RunOptions, RunOutcome, checked_usable, open_client, preflight, run_result
+from conformance.runner import (
+    RunOptions,
+    RunOutcome,
+    checked_usable,
+    open_client,
+    preflight,
+    run_result,
+)
 from conformance.selection import Selection
 from conformance.tally import RunTally
 
@@ -66,15 +73,15 @@ class ConformanceSession:
             overrides = Overrides(
                 reports_dir=Path(option("conformance_reports")),
                 strict=option("conformance_strict"),
-                claim=_claimed(option("conformance_claim")),
+                claim=claimed_option(option("conformance_claim")),
                 select=config.option.keyword or None,  # pytest's own -k, as the CLI's
                 only=_marker_selection(config.option.markexpr),
             )
-            _check_output_paths(overrides.reports_dir, None)
+            check_output_paths(overrides.reports_dir, None)
             settings = load_settings(Path(option("conformance_config")), overrides)
-            max_rps = (
-                DEFAULT_MAX_RPS if option("conformance_max_rps") is None else option("conformance_max_rps")
-            )
+            max_rps = option("conformance_max_rps")
+            if max_rps is None:
+                max_rps, _ = default_rate(settings)
             options = RunOptions(
                 limits=ClientLimits(max_requests=option("conformance_max_requests"), max_rps=max_rps or None),
                 allow_unsafe_methods=option("conformance_allow_unsafe_methods"),

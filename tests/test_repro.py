@@ -42,3 +42,21 @@ def test_a_token_request_line_parses_and_keeps_its_quotes() -> None:
     )
     assert SECRET not in line and f'"${ENV}"' in line
     assert subprocess.run(["bash", "-n", "-c", line]).returncode == 0, line
+
+
+@pytest.mark.parametrize("query", ["access_token=TOKEN", "x=1&access_token=TOKEN&y=2"])
+def test_a_token_in_the_query_is_sent_again_from_access_token(query: str) -> None:
+    """OAUTH-013's request: the repro sends $ACCESS_TOKEN where the token was, so it reproduces."""
+    token = "eyJhbGciOi.J9-token_value"
+    url = f"http://127.0.0.1:1/assignments/a/enrolments/e?{query.replace('TOKEN', token)}"
+    words = repro.Words({}, lambda text: text.replace(token, "***"))
+    line = repro.curl_command("GET", url, [], words)
+    assert token not in line and "***" not in line and line.endswith("# with a token in ACCESS_TOKEN")
+    url_word = line.split(" ", 4)[4].split("  #")[0]
+    done = subprocess.run(
+        ["bash", "-c", f"printf %s {url_word}"],
+        capture_output=True,
+        text=True,
+        env={"ACCESS_TOKEN": token, "PATH": "/usr/bin:/bin"},
+    )
+    assert done.stdout == url

@@ -22,12 +22,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from secrets import token_urlsafe
 from types import TracebackType
+from typing import IO
 
 import uvicorn
 from starlette.applications import Starlette
@@ -150,6 +152,8 @@ class ReferenceServer:
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._endpoints: Endpoints | None = None
+        self._stderr: IO[bytes] | None = None  # the child's stderr until its ready line is read
+        self._started = 0.0  # time.monotonic() when the child was started
 
     @property
     def environ(self) -> dict[str, str]:
@@ -164,9 +168,11 @@ class ReferenceServer:
     @property
     def endpoints(self) -> Endpoints:
         """The running target's URLs (RuntimeError before it has started)."""
-        if self._endpoints is None:
+        if self._endpoints is not None:
+            return self._endpoints
+        if self._stderr is None:
             raise RuntimeError("the reference server is not running")
-        return self._endpoints
+        return self._await_ready()
 
     @property
     def base_url(self) -> str:
@@ -189,8 +195,12 @@ class ReferenceServer:
     ) -> None:
         self.stop()
 
-    def start(self) -> None:
-        """Start the child and wait for its ready line (RuntimeError if it does not come in time)."""
+    def start(self, wait: bool = True) -> None:
+        """Start the child and wait for its ready line (RuntimeError if it does not come in time).
+
+        With wait=False the child starts and the ready line is awaited on the first use of the
+        endpoints, so that the caller's own start-up (imports, collection) overlaps the child's.
+        """
         package_root = str(Path(conformance.__file__).resolve().parent.parent)
         python_path = os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))
         env = {**os.environ, **self.environ, "PYTHONPATH": python_path}
@@ -198,10 +208,19 @@ class ReferenceServer:
         for fault in self.faults:
             args += ["--fault", fault]
         args += ["--retry-after", self.retry_after]
-        with tempfile.TemporaryFile() as stderr:
-            self._process = subprocess.Popen(
-                args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
-            )
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- closed on the ready line, or by stop()
+        self._process = subprocess.Popen(
+            args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr
+        )
+        self._started = time.monotonic()
+        if wait:
+            self._await_ready()
+
+    def _await_ready(self) -> Endpoints:
+        """The endpoints from the child's ready line, read once (the child is stopped if it fails)."""
+        assert self._stderr is not None
+        with self._stderr as stderr:
+            self._stderr = None
             try:
                 self._endpoints = Endpoints(**json.loads(self._ready_line()))
             except (RuntimeError, ValueError, TypeError) as exc:
@@ -210,10 +229,12 @@ class ReferenceServer:
                 detail = stderr.read().decode(errors="replace").strip().splitlines()
                 reason = detail[-1] if detail else exc
                 raise RuntimeError(f"the reference target did not start: {reason}") from None
+        return self._endpoints
 
     def _ready_line(self) -> str:
         assert self._process is not None and self._process.stdout is not None
-        readable, _, _ = select.select([self._process.stdout], [], [], self.startup_timeout)
+        timeout = max(0.0, self._started + self.startup_timeout - time.monotonic())
+        readable, _, _ = select.select([self._process.stdout], [], [], timeout)
         if not readable:
             raise RuntimeError(f"no ready line within {self.startup_timeout:g} s")
         line = self._process.stdout.readline().decode()
@@ -221,9 +242,18 @@ class ReferenceServer:
             raise RuntimeError(f"the child exited with code {self._process.wait()}")
         return line
 
+    def terminate(self) -> None:
+        """Ask the child to exit (SIGTERM) without waiting: stop() then waits for it (and kills it if it
+        lingers), while the caller goes on with work that no longer needs the target."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+
     def stop(self) -> None:
         """Terminate the child (SIGTERM, then SIGKILL if it lingers) and wait for it."""
         process, self._process, self._endpoints = self._process, None, None
+        if self._stderr is not None:  # stopped before its ready line was read
+            self._stderr.close()
+            self._stderr = None
         if process is None:
             return
         if process.poll() is None:
