@@ -14,7 +14,9 @@ On one loopback reference target it measures:
 4. a plain httpx loop of GET requests (the raw throughput of the target), the same loop through the
    suite's own client (its per-request overhead), and the suite's requests per second end to end
    while its checks run (which also pays for case generation and the checks' own work);
-5. the suite's request count and its token requests (one per distinct scope set).
+5. the suite's request count and its token requests (one per distinct scope set);
+6. a generated-only run (``--claim generated``) against the reference target made 100 ms away
+   (tests/slow_target.py) at --max-rps 20, with --concurrency 1 and 4, next to requests / rate.
 
 --quick measures 1 and 2 only.
 
@@ -179,6 +181,39 @@ def large_body_run() -> SuiteRun:
         args = ["--config", str(config), "--max-rps", "0", "--max-examples", str(BUDGET_EXAMPLES)]
         args += ["--max-requests", str(BUDGET_REQUESTS)]
         return timed_suite(args, {**secrets, CACHE_DIR_ENV: tmp}, ok=(1, 3, 4))
+
+
+@contextmanager
+def distant_target(latency_s: float) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The reference target, every answer latency_s late (tests/slow_target.py): its config and secrets."""
+    secrets = {"ENROLMENT_API_SECRET": "distant-target-a", "ENROLMENT_OTHER_API_SECRET": "distant-target-b"}
+    script = Path(__file__).resolve().parent.parent / "tests" / "slow_target.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, **secrets, "PYTHONPATH": str(script.parent.parent)}
+        args = [sys.executable, str(script), str(latency_s), str(Path(tmp, "arrivals"))]
+        process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        try:
+            assert process.stdout is not None
+            endpoints = Endpoints(**json.loads(process.stdout.readline()))
+            config = Path(tmp, "conformance.toml")
+            config.write_text(config_toml(endpoints, Fixtures.of(())))
+            yield config, secrets
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def distant_rows(examples: list[str], latency_s: float = 0.1, rps: float = 20.0) -> list[Row]:
+    """A generated-only run 100 ms away at --max-rps 20, one request at a time and four at once."""
+    rows: list[Row] = []
+    with distant_target(latency_s) as (config, secrets):
+        args = ["--config", str(config), "--claim", "generated", "--max-rps", f"{rps:g}", *examples]
+        for concurrency in (1, 4):
+            run = timed_suite([*args, "--concurrency", str(concurrency)], secrets)
+            name = f"{latency_s * 1000:g} ms away, --max-rps {rps:g}, --concurrency {concurrency}: wall (s)"
+            rows.append((name, f"{run.seconds:.2f}", f"~{run.requests / rps:.1f}", None))
+        rows.append((f"  (requests sent: {run.requests}; target: about requests / rate)", "", "", None))
+    return rows
 
 
 def load() -> str:
@@ -363,7 +398,7 @@ def main() -> None:
     examples = ["--max-examples", str(options.max_examples)]
     rows = run_rows(options.runs, examples)
     if not options.quick:
-        rows += peer_rows(options.max_examples, examples)
+        rows += peer_rows(options.max_examples, examples) + distant_rows(examples)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"max examples {options.max_examples} per mode"

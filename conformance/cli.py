@@ -134,6 +134,7 @@ REPLAYED = (
     "config_file", "base_url", "token_url", "webhooks_token_url", "tenant_id", "environment", "spec_path",
     "select", "areas", "claim", "seed", "max_examples", "strict", "faults", "baseline_file",
     "baseline_write", "max_requests", "max_rps", "timeout_s", "max_body_bytes", "max_duration_s",
+    "concurrency",
 )  # fmt: skip
 
 
@@ -225,6 +226,14 @@ class Launch:
     "0: unlimited].",
 )
 @click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=ClientLimits.concurrency,
+    show_default=True,
+    help="Generated (FUZZ) requests in flight at once, always within --max-rps and --max-requests; "
+    "1: one after another. The report does not depend on it.",
+)
+@click.option(
     "--timeout",
     "timeout_s",
     type=click.FloatRange(min=0, min_open=True),
@@ -276,6 +285,7 @@ def run(ctx: click.Context, **flags: Any) -> None:
         max_requests=flags["max_requests"],
         max_body_bytes=flags["max_body_bytes"],
         max_duration_s=flags["max_duration_s"],
+        concurrency=flags["concurrency"],
     )
     # the bundled reference target is the suite's own: it may receive unsafe methods
     options = replace(_run_options(flags, limits, unsafe=not has_target), recording=recording)

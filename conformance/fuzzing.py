@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -304,18 +304,27 @@ class Fuzzer:
             session.error = exc
             return session
         session.fixture_cases, session.generated = len(fixtures), len(generated)
-        judged: set[Request] = set()
-        for case in fixtures + generated:
-            request = self._request(case)
-            if request in judged:
-                continue
-            judged.add(request)
-            try:
-                self._judge(session, case, request, label, auth, invalid)
-            except INFRASTRUCTURE_ERRORS as exc:
-                session.error = exc
-                break
+
+        def send(distinct: tuple[int, Case, Request]) -> tuple[Case, Request, httpx.Response]:
+            number, case, request = distinct
+            return case, request, self._send(request, auth, f"FUZZ {mode} case {number} ({label})")
+
+        answers = self.client.concurrently(send, self._distinct(fixtures + generated))
+        try:
+            for case, request, response in answers:
+                self._judge(session, case, request, response, label, invalid)
+        except INFRASTRUCTURE_ERRORS as exc:
+            session.error = exc
         return session
+
+    def _distinct(self, cases: list[Case]) -> Iterator[tuple[int, Case, Request]]:
+        """The cases whose requests differ from every one before, numbered, each with its request."""
+        seen: set[Request] = set()
+        for case in cases:
+            request = self._request(case)
+            if request not in seen:
+                seen.add(request)
+                yield len(seen), case, request
 
     def _generated(self, mode: str) -> list[Case]:
         """The cases generated for mode: generated once (or read from the cache), then judged with each
@@ -392,12 +401,17 @@ class Fuzzer:
         return Request(str(url), tuple(headers))
 
     def _judge(
-        self, session: FuzzSession, case: Case, request: Request, label: str, auth: Auth, invalid: Auth
+        self,
+        session: FuzzSession,
+        case: Case,
+        request: Request,
+        response: httpx.Response,
+        label: str,
+        invalid: Auth,
     ) -> None:
-        """Send the case's request and record what each check finds wrong with the response."""
+        """Record what each check finds wrong with the response to the case's request."""
         session.judged += 1
         inputs = {name: unquote(str(value)) for name, value in case.path_parameters.items()}
-        response = self._send(request, auth, f"FUZZ {session.mode} case {session.judged} ({label})")
         for name, detail in self._verdicts(session.mode, case, response):
             session.record(Finding(name, inputs, response, detail))
         if 200 <= response.status_code < 300:

@@ -68,7 +68,7 @@ class Replay:
         )
 
     def limits(self) -> ClientLimits:
-        """The saved run's bounds (requests, rate, timeout, body size, run deadline)."""
+        """The saved run's bounds (requests, rate, timeout, body size, run deadline, concurrency)."""
         mode, default = self.result.mode, ClientLimits()
         return ClientLimits(
             max_requests=mode.get("max_requests", default.max_requests),
@@ -76,6 +76,7 @@ class Replay:
             timeout_s=mode.get("timeout_s", default.timeout_s),
             max_body_bytes=mode.get("max_body_bytes", default.max_body_bytes),
             max_duration_s=mode.get("max_duration_s", default.max_duration_s),
+            concurrency=mode.get("concurrency", default.concurrency),
         )
 
     def check_tls_flags(self, *, insecure: bool, ca_bundle: Path | None) -> None:

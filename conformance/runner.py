@@ -249,6 +249,7 @@ def run_mode(options: RunOptions, production: str | None = None) -> dict[str, An
         "unsafe_methods": options.allow_unsafe_methods,
         "max_requests": limits.max_requests,
         "max_rps": limits.max_rps,
+        "concurrency": limits.concurrency,
         "timeout_s": limits.timeout_s,
         "max_body_bytes": limits.max_body_bytes,
         "max_duration_s": limits.max_duration_s,

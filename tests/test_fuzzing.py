@@ -132,7 +132,9 @@ def in_empty_directory(
     assert os.listdir(tmp_path) == [], "fuzzing wrote to the current directory"
 
 
-def make_client(handler: Handler, hosts: list[str] | None = None, max_requests: int | None = None) -> Client:
+def make_client(
+    handler: Handler, hosts: list[str] | None = None, max_requests: int | None = None, concurrency: int = 4
+) -> Client:
     def recording(request: httpx.Request) -> httpx.Response:
         if hosts is not None:
             hosts.append(f"{request.url.scheme}://{request.url.netloc.decode()}")
@@ -147,7 +149,7 @@ def make_client(handler: Handler, hosts: list[str] | None = None, max_requests: 
         BASE_URL,
         allowed_hosts=frozenset({"target.test"}),
         redactor=redactor,
-        limits=ClientLimits(max_requests=max_requests),
+        limits=ClientLimits(max_requests=max_requests, concurrency=concurrency),
         transport=httpx.MockTransport(recording),
     )
 
@@ -261,10 +263,19 @@ def test_identical_requests_are_sent_once(spec: dict) -> None:
 
 
 def test_a_spent_budget_stops_the_session_with_the_error(spec: dict) -> None:
-    fuzzer = Fuzzer(spec, make_client(correct_target, max_requests=5), [FIXTURE], seed=0, max_examples=30)
+    client = make_client(correct_target, max_requests=5, concurrency=1)
+    fuzzer = Fuzzer(spec, client, [FIXTURE], seed=0, max_examples=30)
     session = session_of(fuzzer, "negative")
     assert isinstance(session.error, RequestBudgetExhausted)
-    assert session.judged == 5  # the path probe and four cases were sent, the fifth found the budget spent
+    assert session.judged == 4  # the path probe and four cases were sent, the fifth found the budget spent
+
+
+def test_a_spent_budget_stops_a_concurrent_session_within_the_budget(spec: dict) -> None:
+    client = make_client(correct_target, max_requests=5, concurrency=4)
+    session = session_of(Fuzzer(spec, client, [FIXTURE], seed=0, max_examples=30), "negative")
+    assert isinstance(session.error, RequestBudgetExhausted)
+    assert client.requests_sent == 5
+    assert session.judged <= 4  # judged in generation order up to the first case the budget refused
 
 
 def test_a_server_refusing_control_characters_in_paths_is_not_blamed_for_it(spec: dict) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 from conformance.client._errors import TargetUnresponsive
 
 
 class Breaker:
-    """Counts timeouts and failed connections of one endpoint kind; opens for the rest of the run."""
+    """Counts timeouts and failed connections of one endpoint kind; opens for the rest of the run.
+
+    Thread-safe: requests sent concurrently count in the order their answers (or failures) come.
+    """
 
     def __init__(self, what: str, in_a_row: int, total: int) -> None:
         self.what = what
@@ -15,15 +20,21 @@ class Breaker:
         self.in_a_row = 0
         self.total = 0
         self.open_reason: str | None = None
+        self._lock = threading.Lock()
 
     def check(self) -> None:
         if self.open_reason:
             raise TargetUnresponsive(self.open_reason)
 
     def success(self) -> None:
-        self.in_a_row = 0
+        with self._lock:
+            self.in_a_row = 0
 
     def failure(self, cause: str) -> None:
+        with self._lock:
+            self._count(cause)
+
+    def _count(self, cause: str) -> None:
         self.in_a_row += 1
         self.total += 1
         if self.open_reason is None and (

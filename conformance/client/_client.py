@@ -7,7 +7,8 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -16,10 +17,11 @@ from conformance import __version__, repro
 from conformance.client._body import read_capped
 from conformance.client._breaker import Breaker
 from conformance.client._deadline import DeadlineTransport, deadline
-from conformance.client._errors import RequestBudgetExhausted, UnsafeRequest, describe_error
+from conformance.client._errors import Abandoned, RequestBudgetExhausted, UnsafeRequest, describe_error
 from conformance.client._guard import HostGuard
 from conformance.client._limits import ClientLimits, RunDeadline
 from conformance.client._memo import Memo
+from conformance.client._pool import in_order
 from conformance.client._rate import RateLimiter
 from conformance.client._recorder import Credential, Recorder, evidence, words
 from conformance.client._throttle import Throttling
@@ -27,6 +29,8 @@ from conformance.redact import Redactor
 from conformance.results import Exchange
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Client:
@@ -59,16 +63,18 @@ class Client:
         self.truncated_bodies = 0
         self.budget_spent = False
         self._count_lock = threading.Lock()
-        self._rate = RateLimiter(self.limits.max_rps)
+        self._halt = threading.Event()  # set while a concurrent batch is given up (see concurrently)
+        self._rate = RateLimiter(self.limits.max_rps, self._halt)
         self.deadline = RunDeadline(self.limits.max_duration_s)
-        self._throttling = Throttling(self.limits, self._rate, self.deadline)
+        self._throttling = Throttling(self.limits, self._rate, self.deadline, self._halt)
         self._breakers = {
             "api": Breaker("the API", self.limits.max_failures_in_a_row, self.limits.max_failures),
             "token": Breaker(
                 "the token endpoint", self.limits.max_failures_in_a_row, self.limits.max_failures
             ),
         }
-        pool_limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+        connections = max(8, self.limits.concurrency)
+        pool_limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self._http = httpx.Client(
             follow_redirects=False,
             timeout=httpx.Timeout(self.limits.timeout_s),
@@ -105,6 +111,35 @@ class Client:
     def unresponsive(self) -> list[str]:
         """Why the API or the token endpoint was given up on, if it was."""
         return [breaker.open_reason for breaker in self._breakers.values() if breaker.open_reason]
+
+    def concurrently(self, call: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """call(item) for each item, up to ``limits.concurrency`` at a time (within the rate limit and
+        the budget as ever), the results yielded in the items' order, each with the exchanges its
+        call recorded, as if the calls had run one after another in this thread: the evidence and
+        what is judged from it do not depend on the concurrency. A call's exception is raised in
+        its turn; the calls after it that were started are given up (their waits for the rate or a
+        Retry-After end, nothing more is sent: Abandoned) and waited for, their exchanges dropped."""
+
+        def run(item: T) -> tuple[R | None, BaseException | None, list[Exchange]]:
+            try:
+                return call(item), None, self.recorder.detach()
+            except Exception as exc:  # raised in the caller's thread, in its turn
+                return None, exc, self.recorder.detach()
+
+        results = in_order(run, items, self.limits.concurrency)
+        try:
+            for result, error, exchanges in results:
+                for exchange in exchanges:
+                    self.recorder.keep(exchange)
+                if error is not None:
+                    raise error
+                yield cast(R, result)  # None only with an error, raised above
+        except BaseException:  # an error, an interruption, or the caller stopped early
+            self._halt.set()  # the calls still running end their waits and send nothing more
+            raise
+        finally:
+            results.close()  # waits for the calls still running (a request on the wire: --timeout at most)
+            self._halt.clear()
 
     def enrolment_url(self, assignment_id: str, enrolment_id: str) -> str:
         """The operation's URL; IDs are percent-encoded whole, so '/' in an ID stays inside it."""
@@ -213,6 +248,10 @@ class Client:
                 )
             self.requests_by_phase[phase] += 1
         self._rate.wait()
+        if self._halt.is_set():  # given up while it waited for its turn: not sent, so not counted
+            with self._count_lock:
+                self.requests_by_phase[phase] -= 1
+            raise Abandoned("the batch of concurrent requests this one belonged to was given up")
 
     def _send(
         self,
@@ -260,7 +299,8 @@ class Client:
             raise exc from exc.__cause__
         breaker.success()
         if truncated:
-            self.truncated_bodies += 1
+            with self._count_lock:
+                self.truncated_bodies += 1
         # Built from the raw header bytes (a target may send any byte in a header) without
         # Content-Encoding, since the body is decoded already; then given the real headers.
         response = httpx.Response(

@@ -33,6 +33,11 @@ class TargetUnresponsive(InfrastructureError):
     """The target (API or token endpoint) stopped answering; the suite no longer sends it requests."""
 
 
+class Abandoned(InfrastructureError):
+    """A request of a concurrent batch not sent: the batch was given up (interrupted, or a request
+    before it failed), so nothing waits for its answer."""
+
+
 class UnsafeRequest(Exception):
     """The suite refused to send a request (credentials to a foreign host, an unsafe method)."""
 

@@ -11,6 +11,10 @@ DEFAULT_MAX_DURATION_S = 1800.0  # 30 minutes: a full run takes seconds, a throt
 # the first backoff from the bundled reference target (no Retry-After): it is the suite's own, no need
 # to back off politely from it
 REFERENCE_BACKOFF_BASE_S = 0.01
+# Generated requests in flight at once. Enough to keep to the default --max-rps (20) of a named target
+# with round trips up to 200 ms (20 rps x 0.2 s = 4 in flight); few enough that a target without a rate
+# limit (loopback) sees a handful of connections, not a flood, and threads do not fight over a small CI box.
+DEFAULT_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class ClientLimits:
     max_duration_s: float | None = DEFAULT_MAX_DURATION_S  # the whole run; past it the run has no verdict
     max_failures_in_a_row: int = 3  # timeouts / failed connections in a row before the breaker opens
     max_failures: int = 10  # timeouts / failed connections in total before the breaker opens
+    concurrency: int = DEFAULT_CONCURRENCY  # generated requests in flight at once (1: one after another)
 
 
 class RunDeadline:

@@ -27,7 +27,8 @@ class RateLimiter:
     UNLIMITED_START_RPS = 100.0
     COOL_DOWN_S = 1.0
 
-    def __init__(self, max_rps: float | None) -> None:
+    def __init__(self, max_rps: float | None, halt: threading.Event | None = None) -> None:
+        self._halt = halt or threading.Event()  # once set, waits end at once (a batch given up)
         self.ceiling = max_rps or None
         self.rate = self.ceiling  # requests per second now; None: unlimited
         self.lowest = self.rate  # the lowest rate the run was paced at
@@ -39,8 +40,8 @@ class RateLimiter:
         with self._lock:
             if not self.rate:
                 return
-            while (remaining := self._next - time.monotonic()) > 0:
-                time.sleep(remaining)
+            while (remaining := self._next - time.monotonic()) > 0 and not self._halt.is_set():
+                self._halt.wait(remaining)
             self._next = time.monotonic() + self.SLACK / self.rate
 
     def throttled(self, wait_s: float = 0.0) -> None:

@@ -59,6 +59,13 @@ class Recorder:
             self.tap.taken(exchanges, labels)
         return exchanges
 
+    def detach(self) -> list[Exchange]:
+        """The exchanges this thread recorded since the last take, removed from it (not taken: the
+        thread that runs the check keeps them, see Client.concurrently)."""
+        exchanges = self._exchanges()
+        self._local.exchanges = []
+        return exchanges
+
     def _exchanges(self) -> list[Exchange]:
         if not hasattr(self._local, "exchanges"):
             self._local.exchanges = []

@@ -47,7 +47,14 @@ def retry_after(response: httpx.Response) -> float | None:
 class Throttling:
     """The run's throttled answers: decides each retry, waits before it, and counts what was met."""
 
-    def __init__(self, limits: ClientLimits, rate: RateLimiter, deadline: RunDeadline) -> None:
+    def __init__(
+        self,
+        limits: ClientLimits,
+        rate: RateLimiter,
+        deadline: RunDeadline,
+        halt: threading.Event | None = None,
+    ) -> None:
+        self._halt = halt or threading.Event()  # once set, a wait ends at once (a batch given up)
         self._limits = limits
         self._rate = rate
         self._deadline = deadline
@@ -81,7 +88,7 @@ class Throttling:
         self._deadline.check(wait, f"{what} answered {status}")
         with self._lock:
             self.wait_s += wait
-        time.sleep(wait)
+        self._halt.wait(wait)
         return True
 
     def summary(self) -> dict[str, object]:
