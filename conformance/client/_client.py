@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TypeVar, cast
 from urllib.parse import quote
 
@@ -68,23 +69,10 @@ class Client:
         self.deadline = RunDeadline(self.limits.max_duration_s)
         self._throttling = Throttling(self.limits, self._rate, self.deadline, self._halt)
         self._breakers = {
-            "api": Breaker("the API", self.limits.max_failures_in_a_row, self.limits.max_failures),
-            "token": Breaker(
-                "the token endpoint", self.limits.max_failures_in_a_row, self.limits.max_failures
-            ),
+            name: Breaker(what, self.limits.max_failures_in_a_row, self.limits.max_failures)
+            for name, what in (("api", "the API"), ("token", "the token endpoint"))
         }
-        connections = max(8, self.limits.concurrency)
-        pool_limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self._http = httpx.Client(
-            follow_redirects=False,
-            timeout=httpx.Timeout(self.limits.timeout_s),
-            transport=transport or DeadlineTransport(verify, pool_limits),
-            # only what read_capped can decode within the cap
-            headers={
-                "User-Agent": f"enrolment-conformance/{__version__}",
-                "Accept-Encoding": "gzip, deflate",
-            },
-        )
+        self._http = _http_client(self.limits, verify, transport)
 
     def close(self) -> None:
         self._http.close()
@@ -264,25 +252,7 @@ class Client:
         secrets_in: Callable[[bytes], Iterable[str]] | None,
     ) -> httpx.Response:
         started = time.perf_counter()
-
-        def record(response: httpx.Response | None, error: str | None = None) -> None:
-            exchange = evidence(
-                request,
-                response,
-                self.redactor,
-                auth=auth,
-                form=form,
-                note=note,
-                elapsed_ms=(time.perf_counter() - started) * 1000,
-                max_body_bytes=self.limits.max_body_bytes,
-                error=error,
-            )
-            if response is not None:
-                response.extensions["exchange"] = exchange
-            self.recorder.record(exchange, response)
-            for observer in self.observers:
-                observer(exchange)
-
+        written = _Written(auth, form, note, started)
         try:
             with deadline(self.limits.timeout_s):
                 streamed = self._http.send(request, stream=True)
@@ -295,26 +265,42 @@ class Client:
             cause = describe_error(exc)
             if isinstance(exc, httpx.TimeoutException | httpx.ConnectError):
                 breaker.failure(cause)
-            record(None, cause)
+            self._record(request, None, written, cause)
             raise exc from exc.__cause__
         breaker.success()
         if truncated:
             with self._count_lock:
                 self.truncated_bodies += 1
-        # Built from the raw header bytes (a target may send any byte in a header) without
-        # Content-Encoding, since the body is decoded already; then given the real headers.
-        response = httpx.Response(
-            streamed.status_code,
-            headers=[(k, v) for k, v in streamed.headers.raw if k.lower() != b"content-encoding"],
-            content=body,
-            request=request,
-            extensions={"truncated": truncated, "http_version": streamed.extensions.get("http_version", b"")},
-        )
-        response.headers = streamed.headers
+        response = _decoded_response(streamed, body, truncated, request)
         for secret in secrets_in(body) if secrets_in else ():
             self.redactor.add(secret)
-        record(response)
+        self._record(request, response, written)
         return response
+
+    def _record(
+        self,
+        request: httpx.Request,
+        response: httpx.Response | None,
+        written: _Written,
+        error: str | None = None,
+    ) -> None:
+        """The exchange as evidence: on the response, in the recorder, to every observer."""
+        exchange = evidence(
+            request,
+            response,
+            self.redactor,
+            auth=written.auth,
+            form=written.form,
+            note=written.note,
+            elapsed_ms=(time.perf_counter() - written.started) * 1000,
+            max_body_bytes=self.limits.max_body_bytes,
+            error=error,
+        )
+        if response is not None:
+            response.extensions["exchange"] = exchange
+        self.recorder.record(exchange, response)
+        for observer in self.observers:
+            observer(exchange)
 
     def _explain(self, exc: httpx.HTTPError, request: httpx.Request) -> httpx.HTTPError:
         """Timeouts say which bound they hit (the per-request --timeout); a body that cannot be
@@ -335,3 +321,45 @@ class Client:
             explained.__cause__ = exc
             return explained
         return exc
+
+
+def _http_client(
+    limits: ClientLimits, verify: bool | ssl.SSLContext, transport: httpx.BaseTransport | None
+) -> httpx.Client:
+    """The httpx client under the suite's: no redirects, the request deadline, a pool for --concurrency."""
+    connections = max(8, limits.concurrency)
+    pool_limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.Client(
+        follow_redirects=False,
+        timeout=httpx.Timeout(limits.timeout_s),
+        transport=transport or DeadlineTransport(verify, pool_limits),
+        # only what read_capped can decode within the cap
+        headers={"User-Agent": f"enrolment-conformance/{__version__}", "Accept-Encoding": "gzip, deflate"},
+    )
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What the evidence of one request says besides the exchange: its credential, form and note."""
+
+    auth: Credential | None
+    form: Mapping[str, str] | None
+    note: str | None
+    started: float  # time.perf_counter() when it was sent
+
+
+def _decoded_response(
+    streamed: httpx.Response, body: bytes, truncated: bool, request: httpx.Request
+) -> httpx.Response:
+    """The answer with its capped, decoded body: built from the raw header bytes (a target may send
+    any byte in a header) without Content-Encoding, since the body is decoded already; then given
+    the real headers."""
+    response = httpx.Response(
+        streamed.status_code,
+        headers=[(k, v) for k, v in streamed.headers.raw if k.lower() != b"content-encoding"],
+        content=body,
+        request=request,
+        extensions={"truncated": truncated, "http_version": streamed.extensions.get("http_version", b"")},
+    )
+    response.headers = streamed.headers
+    return response
