@@ -25,6 +25,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 import struct
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -639,6 +641,38 @@ def guarded_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["FAKE_TARGET_SECRET"] = SECRET
     env.update(extra or {})
     return env
+
+
+@contextlib.contextmanager
+def served(config: Path, *faults: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`enrolment-conformance serve --write-config CONFIG` with faults, listening; stopped with SIGINT."""
+    fault_args = [arg for fault in faults for arg in ("--fault", fault)]
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", "0", *fault_args, "--write-config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=guarded_env(env),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _listening(config) and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.1)
+        assert _listening(config), server.stderr.read() if server.poll() is not None else "serve is not up"
+        yield server
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)
+
+
+def _listening(config: Path) -> bool:
+    """serve wrote its config (just before it listens) and its port takes connections."""
+    if not config.exists():
+        return False
+    url = urlsplit(tomllib.loads(config.read_text())["target"]["base_url"])
+    with contextlib.suppress(OSError), socket.create_connection((url.hostname, url.port), timeout=1):
+        return True
+    return False
 
 
 def run_cli(

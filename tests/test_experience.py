@@ -12,17 +12,15 @@ import io
 import json
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
-from misbehaving import guarded_env, run_cli, write_config
+from misbehaving import guarded_env, run_cli, served, write_config
 from rich.console import Console
 
 from conformance.checks.status import check_fixtures_cover_every_status
@@ -202,18 +200,7 @@ def test_rerun_of_a_run_without_failures_says_there_is_nothing(faulty: tuple, tm
 
 def test_rerun_against_a_served_target_fetches_its_token_again(tmp_path: Path) -> None:
     config = tmp_path / "served.toml"
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", "0", "--fault", "read-scope-refused", "--write-config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=guarded_env(SECRETS),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not config.exists() and time.monotonic() < deadline and server.poll() is None:
-            time.sleep(0.1)
-        assert config.exists(), "serve wrote no config"
+    with served(config, "read-scope-refused", env=SECRETS):
         first = cli(
             "run",
             "--config",
@@ -229,9 +216,6 @@ def test_rerun_against_a_served_target_fetches_its_token_again(tmp_path: Path) -
         missing = cli("rerun", str(tmp_path / "a" / "results.json"))
         assert missing.returncode == 2 and "ENROLMENT_API_SECRET" in missing.stderr  # secrets from env only
         proc = cli("rerun", str(tmp_path / "a" / "results.json"), env=SECRETS)
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=10)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     rerun = json.loads((tmp_path / "a" / "rerun" / "results.json").read_text())
     failed = {r["id"] for r in rerun["requirements"] if r["outcome"] == "failed"}

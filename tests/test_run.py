@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from misbehaving import served
 
 CLI = [sys.executable, "-m", "conformance"]
 
@@ -100,23 +99,9 @@ def test_serve_with_a_fault_then_run_against_its_config(tmp_path: Path) -> None:
         "ENROLMENT_API_SECRET": "serve-secret-a-123",
         "ENROLMENT_OTHER_API_SECRET": "serve-secret-b-456",
     }
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", "0", "--fault", "wrong-secret-403", "--write-config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **secrets},
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not config.exists() and time.monotonic() < deadline and server.poll() is None:
-            time.sleep(0.1)
-        assert config.exists(), server.stderr.read() if server.poll() is not None else "no config written"
+    with served(config, "wrong-secret-403", env=secrets):
         proc = run_cli(
             "run", "--config", str(config), "--reports", str(tmp_path / "r"), "-k", "AUTH-", env=secrets
         )
-        assert proc.returncode == 1, proc.stdout + proc.stderr
-        assert "AUTH-003" in proc.stdout
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=10)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "AUTH-003" in proc.stdout

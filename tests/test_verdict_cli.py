@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from misbehaving import CLI, FakeTarget, LoopbackServer, guarded_env, run_cli, write_config
+from misbehaving import served as serving
 
 from conformance.reference.server import ReferenceServer, config_toml
 
@@ -37,23 +38,8 @@ REPORTS = ("results.json", "junit.xml", "report.html")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """`enrolment-conformance serve --fault broken-status-chain --write-config FILE`, running; yields FILE."""
     config = tmp_path_factory.mktemp("serve") / "cfg.toml"
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", "0", "--fault", "broken-status-chain", "--write-config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=guarded_env(SECRETS),
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not config.exists() and time.monotonic() < deadline and server.poll() is None:
-            time.sleep(0.1)
-        assert config.exists(), "serve wrote no config"
-        time.sleep(0.2)  # the config is written just before the server starts listening
+    with serving(config, "broken-status-chain", env=SECRETS):
         yield config
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=10)
 
 
 @pytest.mark.parametrize(
