@@ -1,4 +1,4 @@
-"""What every test shares: a case cache of the test session's own, never the user's."""
+"""What every test shares: loopback only, and a case cache of the test session's own, never the user's."""
 
 from __future__ import annotations
 
@@ -6,8 +6,17 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from misbehaving import loopback_only
 
 from conformance.case_cache import CACHE_DIR_ENV
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only_in_this_process() -> Iterator[None]:
+    """No test can reach a host off loopback (the production hosts some tests name included): in this
+    process host names other than localhost fail to resolve, as they do in CLI subprocesses (guarded_env)."""
+    with loopback_only():
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
