@@ -77,11 +77,17 @@ def store(key: str, cases: list[Any]) -> None:
         if not _private(directory):
             return
         data = pickle.dumps({"key": key, "cases": cases}, protocol=pickle.HIGHEST_PROTOCOL)
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
-            handle.write(data)
-        os.replace(handle.name, directory / f"{key}.pickle")
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         return
+    temporary: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
+            temporary = Path(handle.name)
+            handle.write(data)
+        os.replace(temporary, directory / f"{key}.pickle")
+    except OSError:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)  # a full disk leaves no .tmp behind
 
 
 def _private(path: Path) -> bool:

@@ -709,11 +709,11 @@ def serve(port: int, faults: tuple[str, ...], write_config: Path | None) -> None
 )
 def requirements(area: str | None) -> None:
     """List the requirements catalogue: ID, area, level, title and source."""
-    from conformance.catalogue import load_catalogue
+    from conformance.catalogue import areas, load_catalogue
 
-    areas = list(dict.fromkeys(req.area for req in load_catalogue().values()))
-    if area and area.upper() not in areas:
-        raise UsageFailure(f"unknown area {area!r}: choose one of {', '.join(areas)}")
+    known = areas()
+    if area and area.upper() not in known:
+        raise UsageFailure(f"unknown area {area!r}: choose one of {', '.join(known)}")
     for req in load_catalogue().values():
         if area and req.area != area.upper():
             continue

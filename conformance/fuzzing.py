@@ -103,7 +103,7 @@ from conformance import case_cache, internals, jsonbody
 from conformance.auth import Auth
 from conformance.client import INFRASTRUCTURE_ERRORS, Client, UnsafeRequest
 from conformance.config import FixtureEnrolment
-from conformance.expect import media_type
+from conformance.expect import is_json_content_type, media_type
 
 OPERATION_ID = "getEnrolment"
 AUTHORIZATION = "Authorization"
@@ -498,8 +498,7 @@ def _failures(case: Case, response: schemathesis.Response, checks: list[Any]) ->
 
 def _unusable_json(response: httpx.Response) -> str | None:
     """Why a JSON response's body is not usable JSON (nested too deep), or None."""
-    received = media_type(response.headers.get("content-type", ""))
-    if received != "application/json" and not received.endswith("+json"):
+    if not is_json_content_type(response):
         return None
     try:
         jsonbody.parse(response.content)

@@ -416,3 +416,13 @@ def test_a_request_a_check_already_sent_is_not_sent_again(spec: dict) -> None:
     session = session_of(fuzzer, "positive")
     assert session.auth_probed and session.successes >= 1
     assert len(sent) == len(set(sent))
+
+
+def test_an_unwritable_cache_entry_leaves_no_temporary_file(monkeypatch: pytest.MonkeyPatch) -> None:
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(case_cache.os, "replace", disk_full)
+    case_cache.store("k" * 64, [1, 2, 3])  # skipped, as a cache that cannot be written is
+    assert list((case_cache.cache_dir() / "cases").iterdir()) == []

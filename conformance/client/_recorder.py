@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 import httpx
@@ -37,13 +37,10 @@ class Recorder:
 
     def __init__(self) -> None:
         self._local = threading.local()
-        self.observers: list[Callable[[Exchange], None]] = []  # told of each exchange (live output, -v)
         self.tap: Tap | None = None
 
     def record(self, exchange: Exchange, response: httpx.Response | None = None) -> None:
         self._exchanges().append(exchange)
-        for observer in self.observers:
-            observer(exchange)
         if self.tap is not None:
             self.tap.recorded(exchange, response)
 
