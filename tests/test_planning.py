@@ -86,12 +86,19 @@ def test_each_identical_token_request_claims_its_own_answer_in_turn() -> None:
     assert answers == [1, 2, 3] and len(target.sent) == 3  # two sent ahead, in order; the third live
 
 
-def test_a_request_that_got_no_answer_ahead_is_sent_by_its_check() -> None:
+def test_a_request_that_got_no_answer_ahead_gives_its_check_the_same_failure_without_a_second_wait() -> None:
     target = Target(refuse_first=True)
     client = target.client()
     plan_and_send(client, ("GET", f"{BASE_URL}/a"))
-    assert client.request("GET", f"{BASE_URL}/a").status_code == 200
-    assert len(target.sent) == 2
+    with client.planning() as plan, pytest.raises(httpx.ConnectError):  # the pass sees what the run will
+        client.request("GET", f"{BASE_URL}/a")
+    assert plan.calls == []
+    with pytest.raises(httpx.ConnectError):
+        client.request("GET", f"{BASE_URL}/a", note="check")
+    (exchange,) = client.recorder.take()
+    assert exchange.note == "check" and exchange.error and len(target.sent) == 1
+    assert client.request("GET", f"{BASE_URL}/a").status_code == 200  # asked again: sent again
+    assert len(target.sent) == 2 and client.memo.unclaimed() == 0
 
 
 def test_a_request_sent_ahead_has_one_har_entry_tagged_with_its_check() -> None:

@@ -203,6 +203,10 @@ class Client:
                 return remembered  # a planning pass keeps no evidence
         elif not ahead and (remembered := self._remembered(key, method, note)) is not None:
             return remembered
+        elif not ahead and (failure := self.memo.claim_failure(key)) is not None:
+            error, exchange = failure
+            self.recorder.record(dataclasses.replace(exchange, note=note))
+            raise error
         if plan is not None:
             raise plan.note(
                 key,
@@ -216,7 +220,14 @@ class Client:
             breaker.check()
             self.deadline.check()
             self._spend(phase)
-            response = self._send(request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in)
+            try:
+                response = self._send(
+                    request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in
+                )
+            except httpx.HTTPError as exc:
+                if ahead:  # its check gets the same failure, not a second wait for it
+                    self.memo.fail(key, exc, self.recorder.latest())
+                raise
             if not self._throttling.retry(response, attempt, breaker.what):
                 self.memo.remember(key, request, response, ahead=ahead)
                 return response
@@ -254,16 +265,16 @@ class Client:
 
     def send_ahead(self, planned: Iterable[Callable[[], httpx.Response]]) -> None:
         """Send the requests a planning pass noted, up to ``limits.concurrency`` at a time (within the
-        rate and the budget as ever), their answers remembered for the checks that will make them. A
-        request that gets no answer is left for its check to send; a bound of the run reached
-        (budget, deadline, a target given up on) ends the sending, raised."""
+        rate and the budget as ever), their answers (or the failure to get one) kept for the checks that
+        will make them; a bound of the run reached (budget, deadline, a target given up on) ends the
+        sending, raised."""
 
         def send(call: Callable[[], httpx.Response]) -> None:
             self._local.ahead = True
             try:
                 call()
             except (httpx.HTTPError, Throttled):
-                pass  # its check sends it again, and judges what it gets then
+                pass  # kept for its check (no answer), or sent again by it (throttled on every try)
             finally:
                 self._local.ahead = False
 

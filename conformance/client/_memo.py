@@ -4,7 +4,8 @@ Every answer to a GET or HEAD is remembered under a digest of the request as sen
 (method, URL, every header, credentials included, and body): a GET or HEAD
 identical to one already answered gets the remembered answer instead of going
 out again. An answer sent ahead of its request (``conformance.planning``) is
-kept, whatever its method, until the request is made. Only answers whose body
+kept, whatever its method, until the request is made, and so is the transport
+error a request sent ahead got instead of an answer. Only answers whose body
 is at most :data:`MAX_REMEMBERED_BODY` bytes are kept, so the memory stays
 bounded whatever the target sends: a request whose earlier answer was larger is
 sent again.
@@ -17,6 +18,8 @@ import threading
 from collections import deque
 
 import httpx
+
+from conformance.results import Exchange
 
 MAX_REMEMBERED_BODY = 16_384  # bytes of a body kept for reuse
 REMEMBERED_METHODS = frozenset({"GET", "HEAD"})
@@ -39,6 +42,7 @@ class Memo:
         self._answers: dict[bytes, httpx.Response] = {}  # GET and HEAD, for the whole run
         self._ahead: dict[bytes, deque[httpx.Response]] = {}  # other methods sent ahead, in the order sent
         self._unclaimed: set[bytes] = set()  # GET and HEAD sent ahead, not yet asked for by a check
+        self._failures: dict[bytes, tuple[httpx.HTTPError, Exchange]] = {}  # sent ahead, no answer
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -85,7 +89,23 @@ class Memo:
             elif ahead:
                 self._ahead.setdefault(key, deque()).append(response)
 
+    def fail(self, key: bytes, error: httpx.HTTPError, exchange: Exchange) -> None:
+        """A request sent ahead got no answer: its check gets this error (and evidence) instead."""
+        with self._lock:
+            self._failures[key] = (error, exchange)
+
+    def failure(self, key: bytes) -> tuple[httpx.HTTPError, Exchange] | None:
+        """The error a request sent ahead got, left in place (a planning pass)."""
+        with self._lock:
+            return self._failures.get(key)
+
+    def claim_failure(self, key: bytes) -> tuple[httpx.HTTPError, Exchange] | None:
+        """The error a request sent ahead got, and its evidence, handed out once."""
+        with self._lock:
+            return self._failures.pop(key, None)
+
     def unclaimed(self) -> int:
         """How many answers sent ahead no check asked for (requests planned, then not made)."""
         with self._lock:
-            return len(self._unclaimed) + sum(len(answers) for answers in self._ahead.values())
+            ahead = sum(len(answers) for answers in self._ahead.values())
+            return len(self._unclaimed) + ahead + len(self._failures)

@@ -26,7 +26,10 @@ class Plan:
         self._noted: set[bytes] = set()
 
     def answer(self, key: bytes, method: str) -> httpx.Response | None:
-        """The answer the run will have for this request, at this point of the pass, if any."""
+        """The answer the run will have for this request, at this point of the pass, if any; the
+        transport error it will get instead, raised."""
+        if (failure := self._memo.failure(key)) is not None:
+            raise failure[0]
         if method in REMEMBERED_METHODS:
             return self._memo.get(key)
         nth = self._uses[key]

@@ -65,6 +65,10 @@ class Recorder:
         self._local.exchanges = []
         return exchanges
 
+    def latest(self) -> Exchange:
+        """The exchange this thread recorded last."""
+        return self._exchanges()[-1]
+
     def set_aside(self) -> None:
         """Drop the exchanges this thread recorded since the last take: requests sent ahead, recorded
         again by the check that makes them (Client.send_ahead), which is the one they are tagged with."""
