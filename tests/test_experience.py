@@ -23,10 +23,11 @@ import pytest
 from misbehaving import guarded_env, run_cli, served, write_config
 from rich.console import Console
 
+from conformance.catalogue import load_catalogue
 from conformance.checks.status import check_fixtures_cover_every_status
 from conformance.cli import Launch, _rate
 from conformance.config import Credentials, FixtureEnrolment, Settings, Target
-from conformance.console import LINE_WIDTH, finding_lines
+from conformance.console import LINE_WIDTH, finding_label, finding_lines
 from conformance.expect import CheckFailed
 from conformance.plugin import EnrolmentRead
 from conformance.progress import Progress
@@ -132,6 +133,26 @@ def test_progress_on_a_terminal_is_a_rich_display_and_off_it_plain_lines() -> No
     assert plain[1].startswith("        ")  # wrapped, indented under the label
     assert plain[-1].startswith("  AUTH: 2 check(s) done (1 of them failed or errored)")
     assert not any("\x1b" in line for line in plain)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "level", "strict", "label"),
+    [
+        ("failed", "MUST", False, "FAIL"),
+        ("failed", "SHOULD", False, "WARN"),
+        ("failed", "SHOULD", True, "FAIL"),
+        ("error", "SHOULD", False, "ERROR"),
+    ],
+)
+def test_a_finding_is_labelled_alike_live_and_in_the_summary(
+    outcome: str, level: str, strict: bool, label: str
+) -> None:
+    assert finding_label(outcome, level, strict=strict) == label
+    plain: list[str] = []
+    progress = Progress(plain.append, strict=strict)
+    requirement = next(req.id for req in load_catalogue().values() if req.level == level)
+    progress.check_finished(CheckResult("check_x", requirement, outcome, "why"))  # type: ignore[arg-type]
+    assert plain[0].startswith(f"  {label:5} {requirement} ({level}) check_x: why")
 
 
 def test_failure_lines_wrap_and_never_cut_the_message() -> None:
