@@ -23,15 +23,16 @@ import pytest
 from misbehaving import guarded_env, run_cli, served, write_config
 from rich.console import Console
 
-from conformance.catalogue import load_catalogue
+from conformance.catalogue import areas, load_catalogue, load_classes
 from conformance.checks.status import check_fixtures_cover_every_status
-from conformance.cli import Launch, _rate
+from conformance.cli import Launch, UsageFailure, _rate, claimed_option
 from conformance.config import Credentials, FixtureEnrolment, Settings, Target
 from conformance.console import LINE_WIDTH, finding_label, finding_lines
 from conformance.expect import CheckFailed
 from conformance.plugin import EnrolmentRead
 from conformance.progress import Progress
 from conformance.results import CheckResult
+from conformance.selection import SelectionError, area_selection, checked_ids
 
 CLI = [sys.executable, "-m", "conformance"]
 FAULTS = ("--fault", "wrong-secret-403", "--fault", "bearer-only-challenge")  # AUTH-003 MUST, AUTH-009 SHOULD
@@ -217,6 +218,19 @@ def test_rerun_of_a_run_without_failures_says_there_is_nothing(faulty: tuple, tm
     assert proc.stderr.startswith("error: nothing to re-run:") and "Traceback" not in proc.stderr
     unknown = cli("rerun", str(tmp_path / "results.json"), "--only", "AUTH-03")
     assert unknown.returncode == 2 and "did you mean AUTH-003" in unknown.stderr
+
+
+def test_an_unknown_name_gets_its_close_matches_and_the_known_names_or_where_they_are_listed() -> None:
+    with pytest.raises(SelectionError) as only:
+        checked_ids(["AUTH-03"])
+    assert "did you mean AUTH-003" in str(only.value)
+    assert str(only.value).endswith(" (`enrolment-conformance requirements` lists them)")  # too many to list
+    with pytest.raises(SelectionError) as area:
+        area_selection(["AUTHS"])
+    assert str(area.value).endswith(f" (known: {', '.join(areas())})")
+    with pytest.raises(UsageFailure) as claim:
+        claimed_option("cor")
+    assert str(claim.value).endswith(f"; did you mean core? (known: {', '.join(load_classes())})")
 
 
 def test_rerun_against_a_served_target_fetches_its_token_again(tmp_path: Path) -> None:
