@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from conformance import __version__
-from conformance.client import REFERENCE_BACKOFF_BASE_S, ClientLimits
+from conformance.client import ClientLimits
 from conformance.config import (
     DEFAULT_MAX_RPS,
     ConfigError,
@@ -537,8 +537,7 @@ def _execute(settings: Settings, options: RunOptions, launch: Launch) -> RunResu
     from conformance.runner import execute
 
     rps, why = _rate(launch, settings)
-    backoff = REFERENCE_BACKOFF_BASE_S if settings.reference else options.limits.backoff_base_s
-    options = replace(options, limits=replace(options.limits, max_rps=rps, backoff_base_s=backoff))
+    options = replace(options, limits=replace(options.limits, max_rps=rps))
     problem = budget_problem(settings, options.limits.max_requests) if options.limits.max_requests else None
     if problem:
         raise UsageFailure(problem)

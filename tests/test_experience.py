@@ -15,6 +15,7 @@ import shlex
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,12 +27,14 @@ from rich.console import Console
 from conformance.catalogue import areas, load_catalogue, load_classes
 from conformance.checks.status import check_fixtures_cover_every_status
 from conformance.cli import Launch, UsageFailure, _rate, claimed_option
+from conformance.client import REFERENCE_BACKOFF_BASE_S, ClientLimits
 from conformance.config import Credentials, FixtureEnrolment, Settings, Target
 from conformance.console import LINE_WIDTH, finding_label, finding_lines
 from conformance.expect import CheckFailed
 from conformance.plugin import EnrolmentRead
 from conformance.progress import Progress
 from conformance.results import CheckResult
+from conformance.runner import RunOptions, open_client
 from conformance.selection import SelectionError, area_selection, checked_ids
 
 CLI = [sys.executable, "-m", "conformance"]
@@ -270,6 +273,14 @@ def test_rerun_against_a_served_target_fetches_its_token_again(tmp_path: Path) -
 
 def settings_for(base_url: str) -> Settings:
     return Settings(target=Target(base_url), tenant=Credentials("eu-west-2_T", "s", "ENV"))
+
+
+@pytest.mark.parametrize("reference", [True, False])
+def test_the_client_backs_off_from_the_bundled_reference_target_only_briefly(reference: bool) -> None:
+    settings = replace(settings_for("http://127.0.0.1:8000/rest/v1"), reference=reference)
+    with open_client(settings, RunOptions()) as client:
+        expected = REFERENCE_BACKOFF_BASE_S if reference else ClientLimits().backoff_base_s
+        assert client.limits.backoff_base_s == expected
 
 
 @pytest.mark.parametrize(
