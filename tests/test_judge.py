@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from conformance.config import Credentials, Settings, Target
+from conformance.judging.rules import body_checks, parameter_sets
 from conformance.judging.sent import credentials_sent, enrolment_path, expectation
 from conformance.reference.data import TENANT_A, TENANT_B
 from conformance.reference.server import ReferenceServer, reference_settings
@@ -228,3 +229,29 @@ def test_a_suite_tag_decides_over_what_the_request_looks_like() -> None:
     assert rule is not None and (rule.requirement, rule.judge.__name__) == ("ERR-001", "judge_not_found")
     assert expectation(request, path, {"requirement": "AUTH-007"}, None) is None
     assert enrolment_path(httpx.URL("http://h/rest/v1/")) is None
+
+
+@pytest.mark.requirement(id="X-001")
+@pytest.mark.parametrize(
+    ("field", "meaning"),
+    [
+        pytest.param("id", "its ID", id="by-id", marks=pytest.mark.requirement(id="X-002")),
+        ("name", "its name"),
+    ],
+)
+def _parametrized_check(field: str, meaning: str) -> None:
+    """A body check's shape: its parameter sets are read from its own marks."""
+
+
+def test_a_body_check_runs_once_per_parameter_set_of_its_own_parametrize_mark() -> None:
+    assert parameter_sets(_parametrized_check) == [
+        ("X-002", "by-id", {"field": "id", "meaning": "its ID"}),
+        ("X-001", "name-its name", {"field": "name", "meaning": "its name"}),
+    ]
+    (ids_check,) = {
+        check.check for check in body_checks() if check.check.__name__ == "check_ids_are_the_path_ones"
+    }
+    assert [(req, param_id) for req, param_id, _ in parameter_sets(ids_check)] == [
+        ("SCHEMA-002", "id"),
+        ("SCHEMA-003", "assignmentId"),
+    ]
