@@ -166,8 +166,11 @@ def judged(name: str, requirement: str, judge: Callable[[Callable[[str], None]],
     return CheckResult(name, requirement, "passed", notes=notes)
 
 
-def exchange_results(seen: Seen, settings: Settings | None, spec: dict[str, Any]) -> Iterator[CheckResult]:
-    """Every judgement that rules this exchange: its status for what was sent, its shape, its body."""
+def exchange_results(
+    seen: Seen, read: EnrolmentRead | None, settings: Settings | None, spec: dict[str, Any]
+) -> Iterator[CheckResult]:
+    """Every judgement that rules this exchange: its status for what was sent, its shape, its body
+    (read: the exchange as a fixture read, see enrolment_read; None unless it is a 200)."""
     response, where = seen.response, seen.where
     rule = expectation(seen.request, seen.path, seen.tags, settings)
     if rule is not None:
@@ -182,7 +185,6 @@ def exchange_results(seen: Seen, settings: Settings | None, spec: dict[str, Any]
         yield judged(f"challenge[{where}]", "AUTH-007", lambda _: expect_challenge(response, seen.what))
     if response.status_code in ERROR_REQUESTS:
         yield judged(f"error_body[{where}]", "ERR-005", lambda _: judge_error_body(response, seen.what))
-    read = enrolment_read(seen, settings)
     if read is not None:
         yield from body_results(read, seen, spec)
 
