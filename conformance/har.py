@@ -81,6 +81,18 @@ class HarRecorder:
                 if entry is not None:
                     entry.update({f"_{name}": value for name, value in labels.items() if value})
 
+    def set_aside(self, exchanges: list[Exchange]) -> None:
+        """These exchanges were sent ahead of their checks: their entries are dropped, and made again
+        when the check that makes the request records it (dated then, timed as sent)."""
+        with self._lock:
+            dropped = set()
+            for exchange in exchanges:
+                self._seen.pop(id(exchange), None)
+                _, entry = self._pending.pop(id(exchange), (None, None))
+                if entry is not None:
+                    dropped.add(id(entry))
+            self._entries = [entry for entry in self._entries if id(entry) not in dropped]
+
     def document(self) -> dict[str, Any]:
         """The HAR document of everything recorded so far, masked by the run's redactor."""
         with self._lock:

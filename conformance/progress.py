@@ -118,6 +118,14 @@ class Progress:
             elif self.verbosity > QUIET:
                 self._plain_progress(area)
 
+    def sent_ahead(self, requests: int, pass_number: int) -> None:
+        """A planning pass's requests were sent ahead of the checks (conformance.planning)."""
+        if self.verbosity > QUIET:
+            with self._lock:
+                self._print(
+                    f"  planned: {requests} request(s) sent ahead (pass {pass_number}, {self._elapsed()})"
+                )
+
     def request_sent(self, exchange: Exchange) -> None:
         """-v: one line per request: method, path, status (or the error) and time. Already redacted."""
         if self.verbosity < VERBOSE:
