@@ -29,6 +29,7 @@ from conformance import __version__, internals
 from conformance.catalogue import load_catalogue, load_classes
 from conformance.client import (
     INFRASTRUCTURE_ERRORS,
+    REFERENCE_BACKOFF_BASE_S,
     Client,
     ClientLimits,
     InfrastructureError,
@@ -130,19 +131,25 @@ def checked_usable(settings: Settings, options: RunOptions) -> str | None:
 
 
 def open_client(settings: Settings, options: RunOptions) -> Client:
-    """The run's client (a context manager), with the run's redactor and bounds."""
+    """The run's client (a context manager), with the run's redactor and bounds (see client_limits)."""
     redactor = run_redactor(settings)
     LAST_RUN.redactor = redactor
     return Client(
         settings.target.base_url,
         allowed_hosts=settings.target.hosts(),
         redactor=redactor,
-        limits=options.limits,
+        limits=client_limits(settings, options.limits),
         verify=tls_verify(options),
         allow_unsafe_methods=options.allow_unsafe_methods,
         token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
         production_confirmed=options.production_confirmed,
     )
+
+
+def client_limits(settings: Settings, limits: ClientLimits) -> ClientLimits:
+    """The run's bounds for its target: the bundled reference target is backed off from only briefly
+    (REFERENCE_BACKOFF_BASE_S), since it is the suite's own."""
+    return replace(limits, backoff_base_s=REFERENCE_BACKOFF_BASE_S) if settings.reference else limits
 
 
 @dataclass

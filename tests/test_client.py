@@ -438,6 +438,34 @@ def test_the_rate_limit_is_never_exceeded(mock: respx.MockRouter) -> None:
     assert max(sent) - min(sent) >= 1.4
 
 
+class _SleepSignal(threading.Event):
+    """A halt event that says when a waiter starts sleeping on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeping = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.sleeping.set()
+        return super().wait(timeout)
+
+
+def test_a_sleeping_waiter_blocks_no_other_thread_and_the_halt_ends_its_wait() -> None:
+    halt = _SleepSignal()
+    limiter = RateLimiter(1, halt)  # one request a second: the second waits about 1 s
+    limiter.wait()
+    waiter = threading.Thread(target=limiter.wait)
+    waiter.start()
+    assert halt.sleeping.wait(timeout=5)
+    started = time.monotonic()
+    limiter.throttled()
+    limiter.answered()
+    assert time.monotonic() - started < 0.5  # not held until the waiter's slot comes round
+    halt.set()
+    waiter.join(timeout=0.5)
+    assert not waiter.is_alive()  # the halt ended the wait long before its slot
+
+
 def test_rate_limiter_without_a_limit_does_not_wait() -> None:
     limiter = RateLimiter(None)
     started = time.monotonic()
