@@ -4,8 +4,10 @@
 every exchange of the run as a HAR entry, with the full response body (evidence
 keeps only its start), and tags each entry with the check and requirement that
 sent it, in the custom fields HAR allows (names starting with ``_``): ``_check``,
-``_requirement``, ``_note``, ``_error``, and ``_reused`` on an answer the client
-remembered and handed to another check instead of sending the request again.
+``_requirement``, ``_note``, ``_error``, ``_reused`` on an answer the client
+remembered and handed to another check instead of sending the request again, and
+``_sentAhead`` on a request sent ahead of its check (``conformance.planning``)
+that no check then made.
 Entries are built from the redacted evidence and the full response body, and the
 whole document goes through the run's redactor when it is written (the body only
 then, with every secret the run learned), so a HAR holds no secret, like every
@@ -41,6 +43,10 @@ TAGS = ("check", "requirement", "note", "error")  # the suite's custom fields, e
 _NO_RESPONSE = 0  # the status HAR writers give an exchange that got no answer
 
 
+# On the entry of a request sent ahead of its check that no check then made (conformance.planning).
+UNCLAIMED = "sent ahead for a check that did not make the request (the run stopped first, or it changed)"
+
+
 class HarError(ValueError):
     """The file is not a HAR document this suite can read; the message is one line saying why."""
 
@@ -54,6 +60,7 @@ class HarRecorder:
         self._entries: list[dict[str, Any]] = []
         self._pending: dict[int, tuple[Exchange, dict[str, Any]]] = {}
         self._seen: dict[int, Exchange] = {}  # every exchange recorded (kept, so that an id stays unique)
+        self._aside: set[int] = set()  # sent ahead, not yet claimed by the check that makes the request
         self._lock = threading.Lock()
         self._redactor = Redactor()
 
@@ -64,6 +71,13 @@ class HarRecorder:
 
     def recorded(self, exchange: Exchange, response: httpx.Response | None) -> None:
         """An exchange was recorded: keep it as an entry, waiting for the check that sent it."""
+        with self._lock:
+            if id(exchange) in self._aside:  # sent ahead, now claimed: its entry is there
+                self._aside.discard(id(exchange))
+                entry = self._pending[id(exchange)][1]
+                del entry["_sentAhead"]
+                entry["_note"] = exchange.note
+                return
         body = response.content.decode("utf-8", "replace") if response else None  # masked in document()
         entry = har_entry(exchange, body, datetime.now(UTC))
         with self._lock:
@@ -82,16 +96,12 @@ class HarRecorder:
                     entry.update({f"_{name}": value for name, value in labels.items() if value})
 
     def set_aside(self, exchanges: list[Exchange]) -> None:
-        """These exchanges were sent ahead of their checks: their entries are dropped, and made again
-        when the check that makes the request records it (dated then, timed as sent)."""
+        """These exchanges were sent ahead of their checks: the next time each is recorded is by the
+        check that makes the request, which names it (its note) and is tagged on it."""
         with self._lock:
-            dropped = set()
             for exchange in exchanges:
-                self._seen.pop(id(exchange), None)
-                _, entry = self._pending.pop(id(exchange), (None, None))
-                if entry is not None:
-                    dropped.add(id(entry))
-            self._entries = [entry for entry in self._entries if id(entry) not in dropped]
+                self._aside.add(id(exchange))
+                self._pending[id(exchange)][1]["_sentAhead"] = UNCLAIMED
 
     def document(self) -> dict[str, Any]:
         """The HAR document of everything recorded so far, masked by the run's redactor."""

@@ -36,6 +36,7 @@ from conformance.client import (
     describe_error,
 )
 from conformance.config import ConfigError, Settings, production_target
+from conformance.estimate import estimate
 from conformance.har import HarRecorder
 from conformance.interrupt import Interruption
 from conformance.planning import MAX_PASSES, PlanningPass, worth_planning
@@ -102,11 +103,8 @@ def execute(
         unreachable, interrupted = None, None
         try:
             unreachable = preflight(client)
-            extra = [progress] if progress is not None else []
-            if unreachable is None:
-                planned = not _planning(options, client) or plan_ahead(settings, client, options, progress)
-                if not planned or not run_checks(plugin, settings, options.checks_package, extra):
-                    interrupted = options.interruption.signal_name or "SIGINT"
+            if unreachable is None and not _checks_ran(plugin, settings, options, progress):
+                interrupted = options.interruption.signal_name or "SIGINT"
         except KeyboardInterrupt:
             interrupted = options.interruption.signal_name or "SIGINT"
         outcome = RunOutcome(plugin.results, plugin.tally(), plugin.started, unreachable, interrupted)
@@ -307,10 +305,25 @@ def preflight(client: Client) -> str | None:
     return None
 
 
-def _planning(options: RunOptions, client: Client) -> bool:
-    """Whether the run plans its hand-written requests ahead (RunOptions.plan; None: when worth it)."""
+def _checks_ran(
+    plugin: ConformancePlugin, settings: Settings, options: RunOptions, progress: Progress | None
+) -> bool:
+    """Plan the hand-written requests ahead when worth it, then run the checks: False when interrupted."""
+    client = plugin.client
+    if _planning(settings, options, client) and not plan_ahead(settings, client, options, progress):
+        return False
+    extra = [progress] if progress is not None else []
+    return run_checks(plugin, settings, options.checks_package, extra)
+
+
+def _planning(settings: Settings, options: RunOptions, client: Client) -> bool:
+    """Whether the run plans its hand-written requests ahead (RunOptions.plan; None: when worth it, and
+    the request budget cannot run out)."""
     if options.plan is not None:
         return options.plan
+    budget = options.limits.max_requests
+    if budget is not None and estimate(settings).total > budget:
+        return False  # a budget that may run out must leave the same checks unverified either way
     return worth_planning(client.fastest_answer_s, options.limits)
 
 
@@ -327,15 +340,15 @@ def plan_ahead(
             code = _pytest_main(settings, options.checks_package, [plugin, passing])
         if code == pytest.ExitCode.INTERRUPTED:
             return False
-        if not plan.calls:
+        if not plan.requests:
             break
         try:
-            client.send_ahead(plan.calls)
+            client.send_ahead(plan.requests)
         except INFRASTRUCTURE_ERRORS:
             break
         finally:
             if progress is not None:
-                progress.sent_ahead(len(plan.calls), number)
+                progress.sent_ahead(len(plan.requests), number)
     return True
 
 

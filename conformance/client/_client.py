@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import ssl
@@ -30,8 +29,8 @@ from conformance.client._errors import (
 )
 from conformance.client._guard import HostGuard
 from conformance.client._limits import ClientLimits, RunDeadline
-from conformance.client._memo import Memo, request_key
-from conformance.client._plan import Plan
+from conformance.client._memo import Memo, Outcome, request_key
+from conformance.client._plan import Plan, PlannedRequest
 from conformance.client._pool import in_order
 from conformance.client._rate import RateLimiter
 from conformance.client._recorder import Credential, Recorder, evidence, words
@@ -180,9 +179,9 @@ class Client:
         """Send one request within the run's bounds, retrying throttled answers, and record it.
 
         A GET or HEAD identical to one already answered in this run is not sent again, nor is a request
-        whose answer was sent ahead (``planning``): the remembered answer (``_memo``) is returned, its
-        exchange recorded again as this check's evidence. In a planning pass, a request with no answer
-        yet is noted and raises Planned.
+        that was sent ahead (``planning``): the remembered answer (``_memo``) is returned, or the error
+        the request sent ahead got raised, its exchanges recorded again as this check's evidence. In a
+        planning pass, a request with no answer yet is noted and raises Planned.
 
         secrets_in names the secrets an answer hands out (a token endpoint's tokens): they are
         masked before the exchange is recorded.
@@ -196,61 +195,50 @@ class Client:
         breaker = self._breakers["token" if phase == "token" else "api"]
         request = self._build(method, url, auth, headers, params, data)
         key = request_key(request)
-        plan = self._plan
-        ahead = getattr(self._local, "ahead", False)  # sent ahead: planned because it had no answer
-        if plan is not None:
-            if (remembered := plan.answer(key, method)) is not None:
-                return remembered  # a planning pass keeps no evidence
-        elif not ahead and (remembered := self._remembered(key, method, note)) is not None:
-            return remembered
-        elif not ahead and (failure := self.memo.claim_failure(key)) is not None:
-            error, exchange = failure
-            self.recorder.record(dataclasses.replace(exchange, note=note))
-            raise error
-        if plan is not None:
+        if (plan := self._plan) is not None:
+            if (answer := plan.answer(key, method)) is not None:
+                return answer  # a planning pass keeps no evidence
             raise plan.note(
                 key,
-                method,
                 functools.partial(
                     self.request, method, url, auth=auth, headers=headers, params=params, data=data,
                     phase=phase, note=note, secrets_in=secrets_in,
                 ),
             )  # fmt: skip
+        if not getattr(self._local, "ahead", False):  # a request sent ahead had no answer: it goes out
+            if (outcome := self._claim_ahead(key, breaker, note)) is not None:
+                return outcome.result()
+            if method in READ_ONLY_METHODS and (remembered := self.memo.get(key)) is not None:
+                self.recorder.record(
+                    remembered.extensions["exchange"], remembered
+                )  # this check's evidence too
+                return remembered
         for attempt in itertools.count():
             breaker.check()
             self.deadline.check()
             self._spend(phase)
-            try:
-                response = self._send(
-                    request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in
-                )
-            except httpx.HTTPError as exc:
-                if ahead:  # its check gets the same failure, not a second wait for it
-                    self.memo.fail(key, exc, self.recorder.latest())
-                raise
+            response = self._send(request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in)
             if not self._throttling.retry(response, attempt, breaker.what):
-                self.memo.remember(key, request, response, ahead=ahead)
+                self.memo.remember(key, request, response)
                 return response
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _remembered(self, key: bytes, method: str, note: str | None) -> httpx.Response | None:
-        """The remembered answer to the request, if any, recorded again as the running check's evidence.
-        One sent ahead is named by the first check that makes its request (note), as if it had sent it."""
-        if method in READ_ONLY_METHODS:
-            response = self.memo.get(key)
-            if response is None:
-                return None
-            first = self.memo.first_claim(key)
-        else:
-            response, first = self.memo.claim(key), True
-            if response is None:
-                return None
-        exchange = response.extensions["exchange"]
-        if first:
-            exchange = dataclasses.replace(exchange, note=note)
-            response.extensions["exchange"] = exchange
-        self.recorder.record(exchange, response)
-        return response
+    def _claim_ahead(self, key: bytes, breaker: Breaker, note: str | None) -> Outcome | None:
+        """What was sent ahead for this request, if anything, claimed as the running check's own: the
+        exchanges of its tries recorded as this check's evidence and named by it (note), the run's bounds
+        applied as if it were sent now."""
+        if self.memo.peek(key, 0) is None:
+            return None
+        breaker.check()
+        self.deadline.check()
+        outcome = self.memo.claim(key)
+        if outcome is None:  # claimed by a concurrent identical request meanwhile
+            return None
+        answer = outcome.answer if isinstance(outcome.answer, httpx.Response) else None
+        for exchange in outcome.exchanges:
+            exchange.note = note
+            self.recorder.record(exchange, answer)
+        return outcome
 
     @contextmanager
     def planning(self) -> Iterator[Plan]:
@@ -263,26 +251,26 @@ class Client:
         finally:
             self._plan = None
 
-    def send_ahead(self, planned: Iterable[Callable[[], httpx.Response]]) -> None:
+    def send_ahead(self, planned: Iterable[PlannedRequest]) -> None:
         """Send the requests a planning pass noted, up to ``limits.concurrency`` at a time (within the
-        rate and the budget as ever), their answers (or the failure to get one) kept for the checks that
-        will make them; a bound of the run reached (budget, deadline, a target given up on) ends the
-        sending, raised."""
+        rate and the budget as ever), what each got (its answer, or the error that ended it, with the
+        exchanges of its tries) kept for the check that will make it; a bound of the run reached
+        (budget, deadline, a target given up on) ends the sending, raised."""
 
-        def send(call: Callable[[], httpx.Response]) -> None:
+        def send(request: PlannedRequest) -> None:
             self._local.ahead = True
             try:
-                call()
-            except (httpx.HTTPError, Throttled):
-                pass  # kept for its check (no answer), or sent again by it (throttled on every try)
+                answer: httpx.Response | BaseException = request.send()
+            except (httpx.HTTPError, Throttled) as exc:
+                answer = exc
             finally:
                 self._local.ahead = False
+            exchanges = self.recorder.detach()
+            self.recorder.set_aside(exchanges)  # evidence of the check that makes the request
+            self.memo.keep_ahead(request.key, Outcome(answer, tuple(exchanges)))
 
-        try:
-            for _ in self.concurrently(send, planned):
-                pass
-        finally:
-            self.recorder.set_aside()  # evidence once a check makes the request
+        for _ in self.concurrently(send, planned):
+            pass
 
     def _build(
         self,

@@ -65,14 +65,9 @@ class Recorder:
         self._local.exchanges = []
         return exchanges
 
-    def latest(self) -> Exchange:
-        """The exchange this thread recorded last."""
-        return self._exchanges()[-1]
-
-    def set_aside(self) -> None:
-        """Drop the exchanges this thread recorded since the last take: requests sent ahead, recorded
-        again by the check that makes them (Client.send_ahead), which is the one they are tagged with."""
-        exchanges = self.detach()
+    def set_aside(self, exchanges: list[Exchange]) -> None:
+        """These exchanges (detached) were sent ahead: evidence of the check that will claim them, which
+        records them again (Client.send_ahead)."""
         if self.tap is not None:
             self.tap.set_aside(exchanges)
 
