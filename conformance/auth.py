@@ -8,6 +8,7 @@ OAuth flow that obtains bearer tokens is :mod:`conformance.tokens`.
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import dataclass, field
 from urllib.parse import quote_plus
 
@@ -20,6 +21,17 @@ READ_SCOPES = ("api/read",)
 def basic_credentials(user: str, password: str) -> str:
     """The base64 payload of an HTTP Basic Authorization header (RFC 7617)."""
     return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def decoded_basic(payload: str) -> tuple[str, str] | None:
+    """The (user, password) a Basic payload carries (the user may be empty); None when the payload is
+    not strict base64 of UTF-8 text with a colon in it. The payload is taken as it is (not stripped)."""
+    try:
+        decoded = base64.b64decode(payload, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, colon, password = decoded.partition(":")
+    return (user, password) if colon else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,9 @@ class RawAuthorization:
         return self.value
 
     def repro(self) -> repro.ReproAuth:
-        return repro.ReproAuth("header", value=self.value)
+        scheme, _, payload = self.value.partition(" ")
+        basic = decoded_basic(payload) if scheme.lower() == "basic" else None
+        return repro.ReproAuth("header", value=self.value, basic=basic)
 
 
 Auth = BasicAuth | BearerAuth | RawAuthorization

@@ -23,6 +23,11 @@ NEEDS_HINTS = {
 }
 
 
+def area_of(requirement_id: str) -> str:
+    """The area of a requirement ID (its prefix): AUTH for AUTH-003."""
+    return requirement_id.split("-", 1)[0]
+
+
 @dataclass(frozen=True)
 class Requirement:
     """One promise of the contract that the suite checks."""
@@ -35,7 +40,7 @@ class Requirement:
 
     @property
     def area(self) -> str:
-        return self.id.split("-", 1)[0]
+        return area_of(self.id)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ Every non-zero exit prints one line on stderr saying why.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import pkgutil
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from conformance import __version__
-from conformance.client import REFERENCE_BACKOFF_BASE_S, ClientLimits
+from conformance.client import ClientLimits
 from conformance.config import (
     DEFAULT_MAX_RPS,
     ConfigError,
@@ -41,7 +40,7 @@ from conformance.config import (
 from conformance.console import NORMAL, QUIET, VERBOSE, header_lines, print_summary, printable
 from conformance.interrupt import interruptible
 from conformance.results import RunResult
-from conformance.selection import SelectionError, area_selection
+from conformance.selection import SelectionError, area_selection, close_names
 
 if TYPE_CHECKING:
     from conformance.runner import RunOptions
@@ -463,18 +462,10 @@ def claimed_option(claim: str | None) -> tuple[str, ...] | None:
     known = load_classes()
     for name in names:
         if name not in known:
-            raise UsageFailure(f"--claim: unknown conformance class {name!r}{_close(name, known)}")
+            raise UsageFailure(f"--claim: unknown conformance class {name!r}{close_names(name, known)}")
     if not names:
         raise UsageFailure(f"--claim names no class; choose from {', '.join(known)}")
     return names
-
-
-def _close(name: str, known: Iterable[str]) -> str:
-    """'; did you mean X?' for a misspelt name, then every known name."""
-    known = list(known)
-    matches = difflib.get_close_matches(name, known, n=3)
-    hint = f"; did you mean {' or '.join(matches)}?" if matches else ""
-    return f"{hint} (known: {', '.join(known)})"
 
 
 def _check_faults(faults: tuple[str, ...], has_target: bool) -> None:
@@ -487,9 +478,8 @@ def _check_faults(faults: tuple[str, ...], has_target: bool) -> None:
         )
     for name in faults:
         if name not in FAULTS:
-            matches = difflib.get_close_matches(name, FAULTS, n=3)
-            hint = f"; did you mean {' or '.join(matches)}?" if matches else ""
-            raise UsageFailure(f"unknown fault {name!r}{hint} (`enrolment-conformance faults` lists them)")
+            hint = close_names(name, FAULTS, lister="enrolment-conformance faults")
+            raise UsageFailure(f"unknown fault {name!r}{hint}")
 
 
 def check_output_paths(reports_dir: Path, baseline_write: Path | None) -> None:
@@ -547,8 +537,7 @@ def _execute(settings: Settings, options: RunOptions, launch: Launch) -> RunResu
     from conformance.runner import execute
 
     rps, why = _rate(launch, settings)
-    backoff = REFERENCE_BACKOFF_BASE_S if settings.reference else options.limits.backoff_base_s
-    options = replace(options, limits=replace(options.limits, max_rps=rps, backoff_base_s=backoff))
+    options = replace(options, limits=replace(options.limits, max_rps=rps))
     problem = budget_problem(settings, options.limits.max_requests) if options.limits.max_requests else None
     if problem:
         raise UsageFailure(problem)

@@ -81,19 +81,29 @@ def requirement_lines(
     for req in result.requirements:
         if req.outcome not in ("failed", "error"):
             continue
-        label = "FAIL" if req.outcome == "failed" else "ERROR"
-        if req.outcome == "failed" and req.level == "SHOULD" and not result.strict:
-            label = "WARN"
-        label = label_of(req) or label  # ACCEPTED: a failure the baseline accepts
+        # label_of: ACCEPTED, a failure the baseline accepts
+        label = label_of(req) or finding_label(req.outcome, req.level, strict=result.strict)
         message = note_of(req) + (req.messages[0] if req.messages else req.title)
         lines += finding_lines(label, req.id, req.level, message)
     return lines
 
 
+def finding_label(outcome: str, level: str, *, strict: bool) -> str:
+    """The label of a failed or errored finding: FAIL, ERROR, or WARN (a SHOULD failed, unless strict)."""
+    if outcome != "failed":
+        return "ERROR"
+    return "WARN" if level == "SHOULD" and not strict else "FAIL"
+
+
+def finding_line(label: str, requirement: str, level: str, message: str) -> str:
+    """One finding (FAIL, ERROR, WARN ...) on one line, not wrapped."""
+    return f"{label:5} {requirement} ({level}) {printable(message)}"
+
+
 def finding_lines(label: str, requirement: str, level: str, message: str) -> list[str]:
-    """One finding (FAIL, ERROR, WARN ...), wrapped at LINE_WIDTH: never cut mid-message."""
+    """One finding (see finding_line), wrapped at LINE_WIDTH: never cut mid-message."""
     return textwrap.wrap(
-        f"{label:5} {requirement} ({level}) {printable(message)}",
+        finding_line(label, requirement, level, message),
         width=LINE_WIDTH,
         initial_indent="  ",
         subsequent_indent="        ",

@@ -62,7 +62,7 @@ nothing is written to the current directory (no ``.hypothesis/``).
 No request twice. A request identical to one judged earlier in the session is
 skipped; one identical (credentials included) to a request the run already sent,
 in another session or in a hand-written check, is not sent again: the client's
-remembered answer is judged (``Client.request(reuse=True)``).
+remembered answer is judged (``conformance.client._memo``).
 
 Bounded memory. Only the first finding of each check keeps its response (the rest
 are counted), and no response is kept here otherwise, so a target answering every
@@ -379,7 +379,7 @@ class Fuzzer:
         schemathesis does."""
         url = f"{self.client.base_url}/{PATH_DECODER_PROBE}"
         note = "FUZZ: does the server refuse backslashes and control characters in paths before routing?"
-        response = self.client.request("GET", url, note=note, reuse=True)
+        response = self.client.request("GET", url, note=note)
         self.safe_paths_only = internals.adapt_to_path_decoder(self.operation, response)
 
     def _fixture_case(self, fixture: FixtureEnrolment) -> Case:
@@ -481,7 +481,7 @@ class Fuzzer:
         """Send a request, unless an identical one (credentials included) was answered earlier in the
         run, by a check or by another session: then the client's remembered answer is judged."""
         headers = dict(request.headers)
-        response = self.client.request("GET", request.url, auth=auth, headers=headers, note=note, reuse=True)
+        response = self.client.request("GET", request.url, auth=auth, headers=headers, note=note)
         exchange = response.extensions.get("exchange")
         response.elapsed = timedelta(milliseconds=exchange.elapsed_ms if exchange else 0.0)
         return response

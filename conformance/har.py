@@ -6,9 +6,10 @@ keeps only its start), and tags each entry with the check and requirement that
 sent it, in the custom fields HAR allows (names starting with ``_``): ``_check``,
 ``_requirement``, ``_note``, ``_error``, and ``_reused`` on an answer the client
 remembered and handed to another check instead of sending the request again.
-Entries are built from the redacted evidence, and the whole document goes through
-the run's redactor once more when it is written, so a HAR holds no secret, like
-every other artifact.
+Entries are built from the redacted evidence and the full response body, and the
+whole document goes through the run's redactor when it is written (the body only
+then, with every secret the run learned), so a HAR holds no secret, like every
+other artifact; the sizes are those of the masked text written.
 
 :func:`read_har` reads a HAR written by any tool (browser devtools, mitmproxy,
 schemathesis' ``--report har``, this suite) into :class:`Recorded` exchanges;
@@ -63,7 +64,7 @@ class HarRecorder:
 
     def recorded(self, exchange: Exchange, response: httpx.Response | None) -> None:
         """An exchange was recorded: keep it as an entry, waiting for the check that sent it."""
-        body = self._redactor.text(response.content.decode("utf-8", "replace")) if response else None
+        body = response.content.decode("utf-8", "replace") if response else None  # masked in document()
         entry = har_entry(exchange, body, datetime.now(UTC))
         with self._lock:
             if id(exchange) in self._seen:  # a remembered answer handed to another check (client._memo)
@@ -80,12 +81,29 @@ class HarRecorder:
                 if entry is not None:
                     entry.update({f"_{name}": value for name, value in labels.items() if value})
 
+    def set_aside(self, exchanges: list[Exchange]) -> None:
+        """These exchanges were sent ahead of their checks: their entries are dropped, and made again
+        when the check that makes the request records it (dated then, timed as sent)."""
+        with self._lock:
+            dropped = set()
+            for exchange in exchanges:
+                self._seen.pop(id(exchange), None)
+                _, entry = self._pending.pop(id(exchange), (None, None))
+                if entry is not None:
+                    dropped.add(id(entry))
+            self._entries = [entry for entry in self._entries if id(entry) not in dropped]
+
     def document(self) -> dict[str, Any]:
-        """The HAR document of everything recorded so far, masked by the run's redactor once more."""
+        """The HAR document of everything recorded so far, masked by the run's redactor."""
         with self._lock:
             entries = list(self._entries)
         creator = {"name": "enrolment-conformance", "version": __version__}
-        return self._redactor.value({"log": {"version": HAR_VERSION, "creator": creator, "entries": entries}})
+        document = self._redactor.value(
+            {"log": {"version": HAR_VERSION, "creator": creator, "entries": entries}}
+        )
+        for entry in document["log"]["entries"]:
+            _measure(entry["response"])
+        return document
 
     def write(self, path: Path) -> int:
         """Write the HAR document to path; return how many entries it holds."""
@@ -95,7 +113,7 @@ class HarRecorder:
 
 
 def har_entry(exchange: Exchange, body: str | None, finished: datetime) -> dict[str, Any]:
-    """One HAR 1.2 entry from (redacted) evidence and the (redacted) full response body."""
+    """One HAR 1.2 entry from (redacted) evidence and the full response body (masked when written)."""
     started = finished - timedelta(milliseconds=exchange.elapsed_ms)
     entry = {
         "startedDateTime": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -131,22 +149,32 @@ def _har_request(exchange: Exchange) -> dict[str, Any]:
 
 def _har_response(exchange: Exchange, body: str | None) -> dict[str, Any]:
     """The entry's response object (HAR 1.2 §response); status 0 when no answer came."""
-    text = body or ""
-    return {
-        "status": exchange.status if exchange.status is not None else _NO_RESPONSE,
-        "statusText": _reason(exchange.status),
-        "httpVersion": "HTTP/1.1",
-        "cookies": [],
-        "headers": _pairs(exchange.response_headers),
-        "content": {
-            "size": len(text.encode("utf-8")),
-            "mimeType": exchange.response_headers.get("content-type", ""),
-            "text": text,
-        },
-        "redirectURL": exchange.response_headers.get("location", ""),
-        "headersSize": -1,
-        "bodySize": len(text.encode("utf-8")) if body is not None else -1,
-    }
+    return _measure(
+        {
+            "status": exchange.status if exchange.status is not None else _NO_RESPONSE,
+            "statusText": _reason(exchange.status),
+            "httpVersion": "HTTP/1.1",
+            "cookies": [],
+            "headers": _pairs(exchange.response_headers),
+            "content": {
+                "size": 0,
+                "mimeType": exchange.response_headers.get("content-type", ""),
+                "text": body or "",
+            },
+            "redirectURL": exchange.response_headers.get("location", ""),
+            "headersSize": -1,
+            "bodySize": 0 if body is not None else -1,
+        }
+    )
+
+
+def _measure(response: dict[str, Any]) -> dict[str, Any]:
+    """The response object with its sizes set from the text it holds (-1, no body, stays -1)."""
+    size = len(response["content"]["text"].encode("utf-8"))
+    response["content"]["size"] = size
+    if response["bodySize"] != -1:
+        response["bodySize"] = size
+    return response
 
 
 def _pairs(headers: Mapping[str, str]) -> list[dict[str, str]]:

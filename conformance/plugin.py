@@ -195,7 +195,7 @@ class ConformancePlugin:
             wanted = entry.conformance_class in claim and self.settings.selects(requirement)
             (kept if wanted else deselected).append(item)
         # generated requests last, so that one identical to a hand-written probe reuses its answer
-        kept.sort(key=self._is_generated)
+        kept.sort(key=self.is_generated)
         if deselected:
             config.hook.pytest_deselected(items=deselected)
         items[:] = kept
@@ -229,7 +229,8 @@ class ConformancePlugin:
             if self.on_result is not None:
                 self.on_result(self.results[-1])
 
-    def _is_generated(self, item: pytest.Item) -> bool:
+    def is_generated(self, item: pytest.Item) -> bool:
+        """Whether item is a check of the generated class (FUZZ)."""
         return is_check(item) and self.catalogue[requirement_of(item)].conformance_class == "generated"
 
     def _is_warning(self, item: pytest.Item) -> bool:

@@ -27,19 +27,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, Tim
 from rich.progress import Progress as RichProgress
 from rich.text import Text
 
-from conformance.catalogue import load_catalogue
+from conformance.catalogue import area_of, load_catalogue
 from conformance.client import Client
-from conformance.console import NORMAL, QUIET, VERBOSE, finding_lines, printable
+from conformance.console import NORMAL, QUIET, VERBOSE, finding_label, finding_line, finding_lines, printable
 from conformance.plugin import requirement_of
 from conformance.results import CheckResult, Exchange
 
 PLAIN_INTERVAL_S = 10.0  # seconds between two "still running" lines off a terminal
 Echo = Callable[[str], None]
-
-
-def area_of(requirement: str) -> str:
-    """The area of a requirement ID (its prefix): AUTH for AUTH-003."""
-    return requirement.split("-", 1)[0]
 
 
 class Progress:
@@ -123,6 +118,14 @@ class Progress:
             elif self.verbosity > QUIET:
                 self._plain_progress(area)
 
+    def sent_ahead(self, requests: int, pass_number: int) -> None:
+        """A planning pass's requests were sent ahead of the checks (conformance.planning)."""
+        if self.verbosity > QUIET:
+            with self._lock:
+                self._print(
+                    f"  planned: {requests} request(s) sent ahead (pass {pass_number}, {self._elapsed()})"
+                )
+
     def request_sent(self, exchange: Exchange) -> None:
         """-v: one line per request: method, path, status (or the error) and time. Already redacted."""
         if self.verbosity < VERBOSE:
@@ -140,12 +143,10 @@ class Progress:
         if self.verbosity <= QUIET:
             return
         level = load_catalogue()[result.requirement].level if result.requirement in load_catalogue() else ""
-        label = "FAIL" if result.outcome == "failed" else "ERROR"
-        if label == "FAIL" and level == "SHOULD" and not self.strict:
-            label = "WARN"
+        label = finding_label(result.outcome, level, strict=self.strict)
         message = self._redact(f"{result.name}: {result.message}")
         if self._console is not None:
-            self._print(f"  {label:5} {result.requirement} ({level}) {printable(message)}")
+            self._print("  " + finding_line(label, result.requirement, level, message))
         else:
             for line in finding_lines(label, result.requirement, level, message):
                 self.echo(line)

@@ -23,8 +23,6 @@ prints when an unexpected error ends a run (:func:`redact_text`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import threading
@@ -32,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
-from conformance.auth import basic_credentials
+from conformance.auth import basic_credentials, decoded_basic
 from conformance.results import RunResult
 
 if TYPE_CHECKING:
@@ -120,14 +118,9 @@ class Redactor:
         if scheme.lower() not in ("basic", "bearer") or len(credentials) < SHORT:
             return
         self.add(credentials)
-        if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                return
-            user, colon, password = decoded.partition(":")
-            if colon:
-                self.add_basic(user, password)
+        basic = decoded_basic(credentials) if scheme.lower() == "basic" else None
+        if basic is not None:
+            self.add_basic(*basic)
 
     def text(self, text: str) -> str:
         """Mask every registered secret (in any case) and every credential-shaped value in target text."""

@@ -11,8 +11,6 @@ A bearer request says how to get ``$ACCESS_TOKEN`` in a trailing comment.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
@@ -39,13 +37,15 @@ class Secret:
 
 @dataclass(frozen=True)
 class ReproAuth:
-    """What a credential object tells the repro line: Basic (user, secret), bearer, or a raw header."""
+    """What a credential object tells the repro line: Basic (user, secret), bearer, or a raw header
+    (with the user and password of its payload when it is Basic, see auth.decoded_basic)."""
 
     kind: Literal["basic", "bearer", "header"]
     user: str = ""
     secret: Secret | None = None
     form_encoded: bool = False
     value: str = field(default="", repr=False)  # the raw header, or how a bearer token is obtained
+    basic: tuple[str, str] | None = field(default=None, repr=False)  # a raw Basic header's (user, password)
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _auth_words(auth: ReproAuth, words: Words) -> tuple[list[str], str]:
             f'  # with ACCESS_TOKEN="$({auth.value})"' if auth.value else "  # with a token in ACCESS_TOKEN"
         )
         return ["-H", '"Authorization: Bearer $ACCESS_TOKEN"'], " ".join(comment.splitlines())
-    return ["-H", _raw_header(auth.value, words)], ""
+    return ["-H", _raw_header(auth, words)], ""
 
 
 def basic_user_password(user: str, secret: Secret, words: Words, *, form_encoded: bool = False) -> str:
@@ -145,18 +145,14 @@ def basic_user_password(user: str, secret: Secret, words: Words, *, form_encoded
     return words.literal(f"{user}:") + password
 
 
-def _raw_header(value: str, words: Words) -> str:
+def _raw_header(auth: ReproAuth, words: Words) -> str:
     """A hand-made Authorization value as sent; a Basic payload over a secret is rebuilt in the shell."""
-    scheme, _, payload = value.partition(" ")
-    if scheme.lower() == "basic" and payload and words.mask(value) != value:
-        try:
-            user, colon, password = base64.b64decode(payload, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            user, colon, password = "", "", ""
-        if colon:
-            pair = words.literal(f"{user}:") + words.value(password)
-            encoded = f"\"$(printf %s {pair} | base64 | tr -d '\\n')\""
-            return words.literal(f"Authorization: {scheme} ") + encoded
+    value = auth.value
+    if auth.basic is not None and words.mask(value) != value:
+        user, password = auth.basic
+        pair = words.literal(f"{user}:") + words.value(password)
+        encoded = f"\"$(printf %s {pair} | base64 | tr -d '\\n')\""
+        return words.literal(f"Authorization: {value.partition(' ')[0]} ") + encoded
     return words.literal(f"Authorization: {value}")
 
 

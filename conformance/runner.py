@@ -27,10 +27,18 @@ import pytest
 
 from conformance import __version__, internals
 from conformance.catalogue import load_catalogue, load_classes
-from conformance.client import Client, ClientLimits, InfrastructureError, describe_error
+from conformance.client import (
+    INFRASTRUCTURE_ERRORS,
+    REFERENCE_BACKOFF_BASE_S,
+    Client,
+    ClientLimits,
+    InfrastructureError,
+    describe_error,
+)
 from conformance.config import ConfigError, Settings, production_target
 from conformance.har import HarRecorder
 from conformance.interrupt import Interruption
+from conformance.planning import MAX_PASSES, PlanningPass, worth_planning
 from conformance.plugin import ConformancePlugin
 from conformance.progress import Progress
 from conformance.redact import LAST_RUN, Redactor, run_redactor, scrub
@@ -62,6 +70,7 @@ class RunOptions:
     checks_package: str = CHECKS_PACKAGE  # the suite's own tests swap in small check sets
     interruption: Interruption = field(default_factory=Interruption)  # set by the signal handler
     recording: HarRecorder | None = None  # run --record: keeps every exchange of the run as HAR
+    plan: bool | None = None  # plan the hand-written requests ahead (conformance.planning); None: if worth it
 
 
 def execute(
@@ -94,8 +103,10 @@ def execute(
         try:
             unreachable = preflight(client)
             extra = [progress] if progress is not None else []
-            if unreachable is None and not run_checks(plugin, settings, options.checks_package, extra):
-                interrupted = options.interruption.signal_name or "SIGINT"
+            if unreachable is None:
+                planned = not _planning(options, client) or plan_ahead(settings, client, options, progress)
+                if not planned or not run_checks(plugin, settings, options.checks_package, extra):
+                    interrupted = options.interruption.signal_name or "SIGINT"
         except KeyboardInterrupt:
             interrupted = options.interruption.signal_name or "SIGINT"
         outcome = RunOutcome(plugin.results, plugin.tally(), plugin.started, unreachable, interrupted)
@@ -120,19 +131,25 @@ def checked_usable(settings: Settings, options: RunOptions) -> str | None:
 
 
 def open_client(settings: Settings, options: RunOptions) -> Client:
-    """The run's client (a context manager), with the run's redactor and bounds."""
+    """The run's client (a context manager), with the run's redactor and bounds (see client_limits)."""
     redactor = run_redactor(settings)
     LAST_RUN.redactor = redactor
     return Client(
         settings.target.base_url,
         allowed_hosts=settings.target.hosts(),
         redactor=redactor,
-        limits=options.limits,
+        limits=client_limits(settings, options.limits),
         verify=tls_verify(options),
         allow_unsafe_methods=options.allow_unsafe_methods,
         token_urls=(settings.target.token_url, settings.target.webhooks_token_url),
         production_confirmed=options.production_confirmed,
     )
+
+
+def client_limits(settings: Settings, limits: ClientLimits) -> ClientLimits:
+    """The run's bounds for its target: the bundled reference target is backed off from only briefly
+    (REFERENCE_BACKOFF_BASE_S), since it is the suite's own."""
+    return replace(limits, backoff_base_s=REFERENCE_BACKOFF_BASE_S) if settings.reference else limits
 
 
 @dataclass
@@ -290,6 +307,38 @@ def preflight(client: Client) -> str | None:
     return None
 
 
+def _planning(options: RunOptions, client: Client) -> bool:
+    """Whether the run plans its hand-written requests ahead (RunOptions.plan; None: when worth it)."""
+    if options.plan is not None:
+        return options.plan
+    return worth_planning(client.fastest_answer_s, options.limits)
+
+
+def plan_ahead(
+    settings: Settings, client: Client, options: RunOptions, progress: Progress | None = None
+) -> bool:
+    """The planning passes before the run (conformance.planning): False when one was interrupted. A
+    bound of the run reached while sending ahead ends planning; the run meets it again, as it would."""
+    finished: set[str] = set()
+    for number in range(1, MAX_PASSES + 1):
+        plugin = ConformancePlugin(settings, client, allow_unsafe_methods=options.allow_unsafe_methods)
+        with client.planning() as plan:
+            passing = PlanningPass(plan, finished, plugin.is_generated)
+            code = _pytest_main(settings, options.checks_package, [plugin, passing])
+        if code == pytest.ExitCode.INTERRUPTED:
+            return False
+        if not plan.calls:
+            break
+        try:
+            client.send_ahead(plan.calls)
+        except INFRASTRUCTURE_ERRORS:
+            break
+        finally:
+            if progress is not None:
+                progress.sent_ahead(len(plan.calls), number)
+    return True
+
+
 def run_checks(
     plugin: ConformancePlugin,
     settings: Settings,
@@ -298,6 +347,20 @@ def run_checks(
 ) -> bool:
     """Run the checks package under pytest with the plugin (and extra_plugins, e.g. the live progress):
     True when it ran to the end, False when it was interrupted. A pytest usage error is a bug: raise it."""
+    code = _pytest_main(settings, package, [plugin, *(extra_plugins or [])])
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        if settings.selection_words():
+            only_k = settings.select and settings.only is None
+            what = f"-k {settings.select!r}" if only_k else settings.selection_words()
+            raise ConfigError(f"{what} selects no check: `enrolment-conformance requirements` lists them")
+        raise RuntimeError(f"no checks were collected from {package}")
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        raise RuntimeError(f"the check runner failed to start (pytest exit {int(code)})")
+    return code != pytest.ExitCode.INTERRUPTED
+
+
+def _pytest_main(settings: Settings, package: str, plugins: list[object]) -> int | pytest.ExitCode:
+    """pytest.main over the checks package, with plugins, isolated from the user's pytest set-up."""
     ini = Path(str(resources.files("conformance"))) / "checks.ini"
     args = ["-c", str(ini), "--pyargs", package, "-p", "no:cacheprovider", "--noconftest"]
     # --assert=plain: checks fail with CheckFailed, never bare asserts; and with python_files = *.py
@@ -309,16 +372,7 @@ def run_checks(
     if settings.select:
         args += ["-k", settings.select]
     with _isolated_pytest_environment():
-        code = pytest.main(args, plugins=[plugin, _NoTracebacks(), *(extra_plugins or [])])
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        if settings.selection_words():
-            only_k = settings.select and settings.only is None
-            what = f"-k {settings.select!r}" if only_k else settings.selection_words()
-            raise ConfigError(f"{what} selects no check: `enrolment-conformance requirements` lists them")
-        raise RuntimeError(f"no checks were collected from {package}")
-    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
-        raise RuntimeError(f"the check runner failed to start (pytest exit {int(code)})")
-    return code != pytest.ExitCode.INTERRUPTED
+        return pytest.main(args, plugins=[*plugins, _NoTracebacks()])
 
 
 class _NoTracebacks:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from conformance.catalogue import areas, load_catalogue
 
+MAX_LISTED = 12  # an unknown name's message lists this many known names at most
+
 
 class SelectionError(ValueError):
     """A selection names an area or requirement the catalogue does not have (one line)."""
@@ -35,7 +37,7 @@ def area_selection(names: Iterable[str]) -> Selection:
     known = areas()
     for name in wanted:
         if name not in known:
-            raise SelectionError(f"--area: unknown area {name!r}{_close(name, known)}")
+            raise SelectionError(f"--area: unknown area {name!r}{close_names(name, known)}")
     ids = frozenset(req.id for req in load_catalogue().values() if req.area in wanted)
     return Selection(ids, f"--area {','.join(wanted)}")
 
@@ -47,13 +49,18 @@ def checked_ids(ids: Iterable[str], flag: str = "--only") -> list[str]:
     for requirement in ids:
         requirement = requirement.strip().upper()
         if requirement not in known:
-            raise SelectionError(f"{flag}: unknown requirement {requirement!r}{_close(requirement, known)}")
+            hint = close_names(requirement, known, lister="enrolment-conformance requirements")
+            raise SelectionError(f"{flag}: unknown requirement {requirement!r}{hint}")
         checked.append(requirement)
     return checked
 
 
-def _close(name: str, known: list[str]) -> str:
+def close_names(name: str, known: Iterable[str], lister: str | None = None) -> str:
+    """'; did you mean X?' for a misspelt name, then the known names; past MAX_LISTED of them, the
+    command that lists them instead (lister)."""
+    known = list(known)
     matches = difflib.get_close_matches(name, known, n=3)
     hint = f"; did you mean {' or '.join(matches)}?" if matches else ""
-    listing = ", ".join(known) if len(known) <= 12 else "`enrolment-conformance requirements`"
-    return f"{hint} (known: {listing})"
+    if lister is not None and len(known) > MAX_LISTED:
+        return f"{hint} (`{lister}` lists them)"
+    return f"{hint} (known: {', '.join(known)})"

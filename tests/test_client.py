@@ -43,6 +43,11 @@ ENROLMENT = f"{BASE}/assignments/12347d805d8ecbf46f5b5278/enrolments/63f57d805d8
 TOKEN = f"https://auth.test/oauth2/token/{TENANT}"
 
 
+def numbered(n: int) -> dict[str, str]:
+    """A header that makes each request distinct (an identical GET would get the remembered answer)."""
+    return {"X-Request-Number": str(n)}
+
+
 def make_client(*, unsafe: bool = False, **limits: object) -> Client:
     redactor = Redactor()
     redactor.add_basic(TENANT, SECRET)
@@ -116,9 +121,9 @@ def test_failures_in_total_open_the_breaker_even_between_successes(mock: respx.M
     with make_client(max_failures=4) as client:
         failures = 0
         with pytest.raises(TargetUnresponsive, match="4 requests failed"):
-            for _ in range(20):
+            for n in range(20):
                 try:
-                    client.request("GET", ENROLMENT)
+                    client.request("GET", ENROLMENT, headers=numbered(n))
                 except httpx.ReadTimeout:
                     failures += 1
     assert failures == 4
@@ -284,7 +289,8 @@ def test_many_throttled_requests_all_get_their_answer(mock: respx.MockRouter) ->
 
     mock.get(ENROLMENT).mock(side_effect=one_in_four)
     with make_client() as client:
-        assert all(client.request("GET", ENROLMENT).status_code == 200 for _ in range(300))
+        answers = [client.request("GET", ENROLMENT, headers=numbered(n)) for n in range(300)]
+        assert all(answer.status_code == 200 for answer in answers)
         assert client.throttling()["responses"] == 99  # requests 4, 8 ... 396 of 399
 
 
@@ -384,11 +390,11 @@ def test_unsafe_methods_with_the_opt_in(mock: respx.MockRouter) -> None:
 def test_the_budget_is_never_exceeded(mock: respx.MockRouter) -> None:
     route = mock.get(ENROLMENT).respond(200)
     with make_client(max_requests=3) as client:
-        for _ in range(3):
-            client.request("GET", ENROLMENT)
-        for _ in range(2):
+        for n in range(3):
+            client.request("GET", ENROLMENT, headers=numbered(n))
+        for n in range(3, 5):
             with pytest.raises(RequestBudgetExhausted, match=r"budget spent: .* 3 requests"):
-                client.request("GET", ENROLMENT)
+                client.request("GET", ENROLMENT, headers=numbered(n))
         assert client.requests_sent == 3 and client.budget_spent
     assert route.call_count == 3
 
@@ -415,8 +421,12 @@ def test_the_rate_limit_is_never_exceeded(mock: respx.MockRouter) -> None:
     mock.get(ENROLMENT).mock(side_effect=record)
     with make_client(max_rps=10) as client:
         threads = [
-            threading.Thread(target=lambda: [client.request("GET", ENROLMENT) for _ in range(4)])
-            for _ in range(4)
+            threading.Thread(
+                target=lambda t=t: [
+                    client.request("GET", ENROLMENT, headers=numbered(4 * t + n)) for n in (0, 1, 2, 3)
+                ]
+            )
+            for t in range(4)
         ]
         for thread in threads:
             thread.start()
@@ -426,6 +436,34 @@ def test_the_rate_limit_is_never_exceeded(mock: respx.MockRouter) -> None:
     assert _max_in_window(sent) <= 10  # the promise: never more than max_rps in any one second
     # and spread out, not sent in bursts: 16 requests at 10/s span 1.5 s (one interval of slack for jitter)
     assert max(sent) - min(sent) >= 1.4
+
+
+class _SleepSignal(threading.Event):
+    """A halt event that says when a waiter starts sleeping on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeping = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.sleeping.set()
+        return super().wait(timeout)
+
+
+def test_a_sleeping_waiter_blocks_no_other_thread_and_the_halt_ends_its_wait() -> None:
+    halt = _SleepSignal()
+    limiter = RateLimiter(1, halt)  # one request a second: the second waits about 1 s
+    limiter.wait()
+    waiter = threading.Thread(target=limiter.wait)
+    waiter.start()
+    assert halt.sleeping.wait(timeout=5)
+    started = time.monotonic()
+    limiter.throttled()
+    limiter.answered()
+    assert time.monotonic() - started < 0.5  # not held until the waiter's slot comes round
+    halt.set()
+    waiter.join(timeout=0.5)
+    assert not waiter.is_alive()  # the halt ended the wait long before its slot
 
 
 def test_rate_limiter_without_a_limit_does_not_wait() -> None:

@@ -1,4 +1,5 @@
-"""--concurrency: generated requests in flight at once, within --max-rps, the report unchanged by it."""
+"""--concurrency: requests in flight at once (generated ones, and hand-written ones planned ahead), within
+--max-rps, the report unchanged by it."""
 
 from __future__ import annotations
 
@@ -159,15 +160,21 @@ def distant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
         process.wait(timeout=10)
 
 
+GENERATED_ONLY = ("--claim", "generated", "--max-examples", "15")
+
+
 def run_at(
-    concurrency: int, distant: tuple[Path, dict[str, str], Path], reports: Path
+    concurrency: int,
+    distant: tuple[Path, dict[str, str], Path],
+    reports: Path,
+    selection: tuple[str, ...] = GENERATED_ONLY,
 ) -> tuple[CliRun, float]:
-    """A generated-only run at this concurrency: the run, and the seconds from its first request to
-    its last."""
+    """A run of selection (generated-only by default) at this concurrency: the run, and the seconds
+    from its first request to its last."""
     config, environ, arrivals = distant
     arrivals.write_text("")
     run = run_cli(
-        "--config", str(config), "--claim", "generated", "--max-examples", "15", "--max-rps", f"{MAX_RPS:g}",
+        "--config", str(config), *selection, "--max-rps", f"{MAX_RPS:g}",
         "--concurrency", str(concurrency), reports=reports, env=environ, timeout=180,
     )  # fmt: skip
     moments = [float(line) for line in arrivals.read_text().split()]
@@ -196,6 +203,21 @@ def test_a_distant_target_is_sent_to_at_the_rate_not_one_round_trip_at_a_time(
     outcomes = {id: outcome for id, outcome, _ in verdicts(concurrent)}
     assert outcomes["FUZZ-001"] == outcomes["FUZZ-003"] == "failed"
     assert verdicts(concurrent) == verdicts(serial)
+
+
+def test_the_hand_written_probes_are_planned_ahead_and_sent_at_the_rate_too(
+    distant: tuple[Path, dict[str, str], Path], tmp_path: Path
+) -> None:
+    hand_written = ("--area", "AUTH", "--area", "ISO")
+    serial, serial_s = run_at(1, distant, tmp_path / "serial", hand_written)
+    planned, planned_s = run_at(4, distant, tmp_path / "planned", hand_written)
+    assert serial.returncode == planned.returncode == 4, planned.stderr  # a selection: incomplete
+    requests = planned.results()["requests"]["total"]
+    assert requests == serial.results()["requests"]["total"] > 40
+    assert "sent ahead (pass 1" in planned.stdout and "sent ahead" not in serial.stdout
+    assert serial_s > 0.9 * requests * LATENCY_S  # each check's requests one after another
+    assert planned_s < min(0.85 * serial_s, requests * LATENCY_S), (serial_s, planned_s)
+    assert verdicts(planned) == verdicts(serial)
 
 
 def test_a_concurrency_below_one_is_a_usage_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import shlex
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,14 +24,18 @@ import pytest
 from misbehaving import guarded_env, run_cli, served, write_config
 from rich.console import Console
 
+from conformance.catalogue import areas, load_catalogue, load_classes
 from conformance.checks.status import check_fixtures_cover_every_status
-from conformance.cli import Launch, _rate
+from conformance.cli import Launch, UsageFailure, _rate, claimed_option
+from conformance.client import REFERENCE_BACKOFF_BASE_S, ClientLimits
 from conformance.config import Credentials, FixtureEnrolment, Settings, Target
-from conformance.console import LINE_WIDTH, finding_lines
+from conformance.console import LINE_WIDTH, finding_label, finding_lines
 from conformance.expect import CheckFailed
 from conformance.plugin import EnrolmentRead
 from conformance.progress import Progress
 from conformance.results import CheckResult
+from conformance.runner import RunOptions, open_client
+from conformance.selection import SelectionError, area_selection, checked_ids
 
 CLI = [sys.executable, "-m", "conformance"]
 FAULTS = ("--fault", "wrong-secret-403", "--fault", "bearer-only-challenge")  # AUTH-003 MUST, AUTH-009 SHOULD
@@ -134,6 +139,26 @@ def test_progress_on_a_terminal_is_a_rich_display_and_off_it_plain_lines() -> No
     assert not any("\x1b" in line for line in plain)
 
 
+@pytest.mark.parametrize(
+    ("outcome", "level", "strict", "label"),
+    [
+        ("failed", "MUST", False, "FAIL"),
+        ("failed", "SHOULD", False, "WARN"),
+        ("failed", "SHOULD", True, "FAIL"),
+        ("error", "SHOULD", False, "ERROR"),
+    ],
+)
+def test_a_finding_is_labelled_alike_live_and_in_the_summary(
+    outcome: str, level: str, strict: bool, label: str
+) -> None:
+    assert finding_label(outcome, level, strict=strict) == label
+    plain: list[str] = []
+    progress = Progress(plain.append, strict=strict)
+    requirement = next(req.id for req in load_catalogue().values() if req.level == level)
+    progress.check_finished(CheckResult("check_x", requirement, outcome, "why"))  # type: ignore[arg-type]
+    assert plain[0].startswith(f"  {label:5} {requirement} ({level}) check_x: why")
+
+
 def test_failure_lines_wrap_and_never_cut_the_message() -> None:
     message = " ".join(f"word{n}" for n in range(120))
     lines = finding_lines("FAIL", "STATUS-005", "MUST", message)
@@ -198,6 +223,19 @@ def test_rerun_of_a_run_without_failures_says_there_is_nothing(faulty: tuple, tm
     assert unknown.returncode == 2 and "did you mean AUTH-003" in unknown.stderr
 
 
+def test_an_unknown_name_gets_its_close_matches_and_the_known_names_or_where_they_are_listed() -> None:
+    with pytest.raises(SelectionError) as only:
+        checked_ids(["AUTH-03"])
+    assert "did you mean AUTH-003" in str(only.value)
+    assert str(only.value).endswith(" (`enrolment-conformance requirements` lists them)")  # too many to list
+    with pytest.raises(SelectionError) as area:
+        area_selection(["AUTHS"])
+    assert str(area.value).endswith(f" (known: {', '.join(areas())})")
+    with pytest.raises(UsageFailure) as claim:
+        claimed_option("cor")
+    assert str(claim.value).endswith(f"; did you mean core? (known: {', '.join(load_classes())})")
+
+
 def test_rerun_against_a_served_target_fetches_its_token_again(tmp_path: Path) -> None:
     config = tmp_path / "served.toml"
     with served(config, "read-scope-refused", env=SECRETS):
@@ -235,6 +273,14 @@ def test_rerun_against_a_served_target_fetches_its_token_again(tmp_path: Path) -
 
 def settings_for(base_url: str) -> Settings:
     return Settings(target=Target(base_url), tenant=Credentials("eu-west-2_T", "s", "ENV"))
+
+
+@pytest.mark.parametrize("reference", [True, False])
+def test_the_client_backs_off_from_the_bundled_reference_target_only_briefly(reference: bool) -> None:
+    settings = replace(settings_for("http://127.0.0.1:8000/rest/v1"), reference=reference)
+    with open_client(settings, RunOptions()) as client:
+        expected = REFERENCE_BACKOFF_BASE_S if reference else ClientLimits().backoff_base_s
+        assert client.limits.backoff_base_s == expected
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ import pytest
 
 import conformance.checks
 from conformance.catalogue import load_catalogue
-from conformance.client import REFERENCE_BACKOFF_BASE_S, ClientLimits
+from conformance.client import ClientLimits
 from conformance.config import Credentials, FixtureEnrolment, Settings, Target
 from conformance.reference.data import TENANT_A, TENANT_B
 from conformance.reference.faults import CATALOGUE, FAULTS, UnknownFault, checked
@@ -134,7 +134,7 @@ def _run_with(target: SwitchedTarget, name: str) -> MatrixRow:
     package = modules.pop() if len(modules) == 1 else CHECKS_PACKAGE
     target.switch(faults)
     options = RunOptions(
-        limits=ClientLimits(max_requests=None, backoff_base_s=REFERENCE_BACKOFF_BASE_S),
+        limits=ClientLimits(max_requests=None),  # a reference target: backed off from briefly (client_limits)
         allow_unsafe_methods=True,
         checks_package=package,
     )

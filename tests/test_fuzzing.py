@@ -339,7 +339,7 @@ def test_a_second_run_reads_the_cases_from_the_cache_and_sends_the_same(
     monkeypatch.setattr(Fuzzer, "_generate", no_generation)
     second, sent_second = sent_requests(correct_target)
     cached = run(spec, second, "negative", max_examples=20)
-    assert sent_second == sent_first
+    assert sorted(sent_second) == sorted(sent_first)  # sent 4 at a time: in the order the threads go
     assert (cached.generated, cached.judged, cached.findings) == (fresh.generated, fresh.judged, {})
 
 
@@ -367,7 +367,7 @@ def test_a_spoiled_cache_entry_is_generated_again(spec: dict, spoil: str) -> Non
     assert case_cache.load(entry.stem) is None
     second, sent_second = sent_requests(correct_target)
     run(spec, second, "negative", max_examples=10)
-    assert sent_second == sent_first
+    assert sorted(sent_second) == sorted(sent_first)  # the same cases (sent 4 at a time, in any order)
     assert case_cache.load(entry.stem) is not None  # rewritten, private again
 
 

@@ -13,14 +13,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from jsonschema import Draft6Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT6
 
 from conformance.catalogue import load_catalogue
+from conformance.client import Recorder
+from conformance.har import HarRecorder
 from conformance.judging.rules import judgeable
+from conformance.redact import Redactor
 from conformance.reference.data import TENANT_A, TENANT_B
+from conformance.results import Exchange
 
 CLI = [sys.executable, "-m", "conformance"]
 HAR_SCHEMAS = Path(__file__).parent / "data" / "har-schema"
@@ -90,6 +95,18 @@ def test_recorded_har_holds_no_secret(recorded: tuple[Path, Path, Path]) -> None
             assert form not in text
     assert '"Basic ***"' in text and '"Bearer ***"' in text
     assert '"access_token": "***"' in text or '\\"access_token\\":\\"***\\"' in text
+
+
+def test_a_har_body_is_masked_once_when_written_with_every_secret_known_by_then() -> None:
+    redactor, har = Redactor(), HarRecorder()
+    har.attach(Recorder(), redactor)
+    secret = "later-SECRET-0123456789"
+    exchange = Exchange("GET", "https://api.test/e", {}, status=200)
+    har.recorded(exchange, httpx.Response(200, text=f'{{"echo": "{secret}"}}'))
+    redactor.add(secret)  # registered after the exchange was recorded
+    content = har.document()["log"]["entries"][0]["response"]
+    assert content["content"]["text"] == '{"echo": "***"}'
+    assert content["content"]["size"] == content["bodySize"] == len('{"echo": "***"}')  # the text's, masked
 
 
 def test_rejudged_run_finds_what_the_live_run_found(recorded: tuple[Path, Path, Path]) -> None:

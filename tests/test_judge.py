@@ -18,7 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conformance import jsonbody
 from conformance.config import Credentials, Settings, Target
+from conformance.judging import judge_files
+from conformance.judging.rules import body_checks, parameter_sets
 from conformance.judging.sent import credentials_sent, enrolment_path, expectation
 from conformance.reference.data import TENANT_A, TENANT_B
 from conformance.reference.server import ReferenceServer, reference_settings
@@ -228,3 +231,44 @@ def test_a_suite_tag_decides_over_what_the_request_looks_like() -> None:
     assert rule is not None and (rule.requirement, rule.judge.__name__) == ("ERR-001", "judge_not_found")
     assert expectation(request, path, {"requirement": "AUTH-007"}, None) is None
     assert enrolment_path(httpx.URL("http://h/rest/v1/")) is None
+
+
+def test_the_judge_parses_each_recorded_body_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixture read built from a 200 serves its body checks and STATUS-008 alike (the checks' own
+    parsing, e.g. SCHEMA-001's, is theirs: only the judge's own calls are counted)."""
+    parse, callers = jsonbody.response_json, []
+
+    def counted(response: httpx.Response) -> object:
+        callers.append(sys._getframe(1).f_globals["__name__"])
+        return parse(response)
+
+    monkeypatch.setattr(jsonbody, "response_json", counted)
+    judge_files([MITM_HAR])
+    statuses = [entry["response"]["status"] for entry in json.loads(MITM_HAR.read_text())["log"]["entries"]]
+    assert callers.count("conformance.judging.rules") == statuses.count(200) > 0
+
+
+@pytest.mark.requirement(id="X-001")
+@pytest.mark.parametrize(
+    ("field", "meaning"),
+    [
+        pytest.param("id", "its ID", id="by-id", marks=pytest.mark.requirement(id="X-002")),
+        ("name", "its name"),
+    ],
+)
+def _parametrized_check(field: str, meaning: str) -> None:
+    """A body check's shape: its parameter sets are read from its own marks."""
+
+
+def test_a_body_check_runs_once_per_parameter_set_of_its_own_parametrize_mark() -> None:
+    assert parameter_sets(_parametrized_check) == [
+        ("X-002", "by-id", {"field": "id", "meaning": "its ID"}),
+        ("X-001", "name-its name", {"field": "name", "meaning": "its name"}),
+    ]
+    (ids_check,) = {
+        check.check for check in body_checks() if check.check.__name__ == "check_ids_are_the_path_ones"
+    }
+    assert [(req, param_id) for req, param_id, _ in parameter_sets(ids_check)] == [
+        ("SCHEMA-002", "id"),
+        ("SCHEMA-003", "assignmentId"),
+    ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 
 import pytest
 
 from conformance import repro
+from conformance.auth import RawAuthorization, basic_credentials, decoded_basic
 from conformance.checks.auth import wrong_secrets
 
 SECRET = "fake-SECRET/value+4b1d=9e7a"
@@ -60,3 +62,30 @@ def test_a_token_in_the_query_is_sent_again_from_access_token(query: str) -> Non
         env={"ACCESS_TOKEN": token, "PATH": "/usr/bin:/bin"},
     )
     assert done.stdout == url
+
+
+@pytest.mark.parametrize(
+    ("payload", "pair"),
+    [
+        (basic_credentials("tenant", SECRET), ("tenant", SECRET)),
+        (basic_credentials("", SECRET), ("", SECRET)),  # an empty user is still user:password
+        (base64.b64encode(b"no colon").decode(), None),
+        ("not base64!", None),
+        (base64.b64encode(b"\xff:\xfe").decode(), None),  # not UTF-8
+        (" " + basic_credentials("tenant", SECRET), None),  # taken as it is: callers strip if they mean to
+    ],
+)
+def test_a_basic_payload_decodes_to_user_and_password_or_none(
+    payload: str, pair: tuple[str, str] | None
+) -> None:
+    assert decoded_basic(payload) == pair
+
+
+def test_a_hand_made_basic_header_over_the_secret_is_rebuilt_from_its_variable() -> None:
+    payload = basic_credentials("tenant", SECRET + "-wrong")
+    value = f"Basic {payload}"
+    words = repro.Words({ENV: SECRET}, lambda text: WORDS.mask(text).replace(payload, "***"))  # as the run's
+    line = repro.curl_command("GET", "http://127.0.0.1:1/e", [], words, auth=RawAuthorization(value).repro())
+    header = line.split(" -H ", 1)[1].rsplit(" ", 1)[0]
+    assert SECRET not in line and "base64" in header
+    assert shell_value(header) == f"Authorization: {value}"

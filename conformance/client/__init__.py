@@ -22,8 +22,11 @@ adds what a suite aimed at shared staging needs:
   breaker each;
 - response bodies are read up to a cap (``_body``), so a huge body cannot exhaust memory;
 - every exchange is recorded, redacted, with its repro line, as evidence (``_recorder``);
-- small answers to GET and HEAD are remembered for the run, so a request marked ``reuse``
-  that is identical to one already answered is not sent again (``_memo``).
+- small answers to GET and HEAD are remembered for the run, so a GET or HEAD identical to one
+  already answered is not sent again (``_memo``);
+- a planning pass notes the requests checks are about to make (:class:`Planned` stops each check at
+  its first request without an answer) and ``send_ahead`` sends them concurrently, their answers
+  kept for the checks (``conformance.planning``).
 
 Errors raised here that are not ``httpx`` errors are :class:`InfrastructureError`
 (or :class:`UnsafeRequest`): they say nothing about conformance (``_errors``).
@@ -34,6 +37,7 @@ import httpx
 from conformance.client._client import READ_ONLY_METHODS, Client
 from conformance.client._errors import (
     InfrastructureError,
+    Planned,
     RequestBudgetExhausted,
     RunDeadlineExceeded,
     TargetUnresponsive,
@@ -42,6 +46,7 @@ from conformance.client._errors import (
     describe_error,
 )
 from conformance.client._limits import DEFAULT_MAX_DURATION_S, REFERENCE_BACKOFF_BASE_S, ClientLimits
+from conformance.client._plan import Plan
 from conformance.client._rate import RateLimiter
 from conformance.client._recorder import MAX_EVIDENCE_BODY, Credential, Recorder, Tap, evidence
 
@@ -58,6 +63,8 @@ __all__ = [
     "ClientLimits",
     "Credential",
     "InfrastructureError",
+    "Plan",
+    "Planned",
     "RateLimiter",
     "Recorder",
     "RequestBudgetExhausted",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import ssl
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar, cast
 from urllib.parse import quote
@@ -18,10 +21,17 @@ from conformance import __version__, repro
 from conformance.client._body import read_capped
 from conformance.client._breaker import Breaker
 from conformance.client._deadline import DeadlineTransport, deadline
-from conformance.client._errors import Abandoned, RequestBudgetExhausted, UnsafeRequest, describe_error
+from conformance.client._errors import (
+    Abandoned,
+    RequestBudgetExhausted,
+    Throttled,
+    UnsafeRequest,
+    describe_error,
+)
 from conformance.client._guard import HostGuard
 from conformance.client._limits import ClientLimits, RunDeadline
-from conformance.client._memo import Memo
+from conformance.client._memo import Memo, request_key
+from conformance.client._plan import Plan
 from conformance.client._pool import in_order
 from conformance.client._rate import RateLimiter
 from conformance.client._recorder import Credential, Recorder, evidence, words
@@ -59,9 +69,12 @@ class Client:
         self._token_prefixes = tuple(url.split("{tenantId}", 1)[0] for url in token_urls if url)
         self.recorder = Recorder()
         self.memo = Memo()
+        self._plan: Plan | None = None  # during a planning pass
+        self._local = threading.local()  # .ahead: this thread sends a planned request ahead
         self.observers: list[Callable[[Exchange], None]] = []  # told of each exchange sent (-v output)
         self.requests_by_phase: Counter[str] = Counter()
         self.truncated_bodies = 0
+        self.fastest_answer_s: float | None = None  # the shortest round trip yet (conformance.planning)
         self.budget_spent = False
         self._count_lock = threading.Lock()
         self._halt = threading.Event()  # set while a concurrent batch is given up (see concurrently)
@@ -163,12 +176,13 @@ class Client:
         phase: str = "checks",
         note: str | None = None,
         secrets_in: Callable[[bytes], Iterable[str]] | None = None,
-        reuse: bool = False,
     ) -> httpx.Response:
         """Send one request within the run's bounds, retrying throttled answers, and record it.
 
-        reuse: a request identical to one already answered in this run is not sent again; the
-        remembered answer (``_memo``) is returned, its exchange recorded again as this check's evidence.
+        A GET or HEAD identical to one already answered in this run is not sent again, nor is a request
+        whose answer was sent ahead (``planning``): the remembered answer (``_memo``) is returned, its
+        exchange recorded again as this check's evidence. In a planning pass, a request with no answer
+        yet is noted and raises Planned.
 
         secrets_in names the secrets an answer hands out (a token endpoint's tokens): they are
         masked before the exchange is recorded.
@@ -181,18 +195,94 @@ class Client:
         self._check_safe(method, url, phase)
         breaker = self._breakers["token" if phase == "token" else "api"]
         request = self._build(method, url, auth, headers, params, data)
-        if reuse and (remembered := self.memo.get(request)) is not None:
-            self.recorder.record(remembered.extensions["exchange"], remembered)  # evidence of this check too
+        key = request_key(request)
+        plan = self._plan
+        ahead = getattr(self._local, "ahead", False)  # sent ahead: planned because it had no answer
+        if plan is not None:
+            if (remembered := plan.answer(key, method)) is not None:
+                return remembered  # a planning pass keeps no evidence
+        elif not ahead and (remembered := self._remembered(key, method, note)) is not None:
             return remembered
+        elif not ahead and (failure := self.memo.claim_failure(key)) is not None:
+            error, exchange = failure
+            self.recorder.record(dataclasses.replace(exchange, note=note))
+            raise error
+        if plan is not None:
+            raise plan.note(
+                key,
+                method,
+                functools.partial(
+                    self.request, method, url, auth=auth, headers=headers, params=params, data=data,
+                    phase=phase, note=note, secrets_in=secrets_in,
+                ),
+            )  # fmt: skip
         for attempt in itertools.count():
             breaker.check()
             self.deadline.check()
             self._spend(phase)
-            response = self._send(request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in)
+            try:
+                response = self._send(
+                    request, breaker, auth=auth, form=data, note=note, secrets_in=secrets_in
+                )
+            except httpx.HTTPError as exc:
+                if ahead:  # its check gets the same failure, not a second wait for it
+                    self.memo.fail(key, exc, self.recorder.latest())
+                raise
             if not self._throttling.retry(response, attempt, breaker.what):
-                self.memo.remember(request, response)
+                self.memo.remember(key, request, response, ahead=ahead)
                 return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _remembered(self, key: bytes, method: str, note: str | None) -> httpx.Response | None:
+        """The remembered answer to the request, if any, recorded again as the running check's evidence.
+        One sent ahead is named by the first check that makes its request (note), as if it had sent it."""
+        if method in READ_ONLY_METHODS:
+            response = self.memo.get(key)
+            if response is None:
+                return None
+            first = self.memo.first_claim(key)
+        else:
+            response, first = self.memo.claim(key), True
+            if response is None:
+                return None
+        exchange = response.extensions["exchange"]
+        if first:
+            exchange = dataclasses.replace(exchange, note=note)
+            response.extensions["exchange"] = exchange
+        self.recorder.record(exchange, response)
+        return response
+
+    @contextmanager
+    def planning(self) -> Iterator[Plan]:
+        """A planning pass: each request is answered with what the run will have for it, and the first
+        one without an answer is noted in the yielded Plan and raises Planned instead of going out.
+        Not thread-safe: the pass runs the checks in this thread, one after another."""
+        self._plan = Plan(self.memo)
+        try:
+            yield self._plan
+        finally:
+            self._plan = None
+
+    def send_ahead(self, planned: Iterable[Callable[[], httpx.Response]]) -> None:
+        """Send the requests a planning pass noted, up to ``limits.concurrency`` at a time (within the
+        rate and the budget as ever), their answers (or the failure to get one) kept for the checks that
+        will make them; a bound of the run reached (budget, deadline, a target given up on) ends the
+        sending, raised."""
+
+        def send(call: Callable[[], httpx.Response]) -> None:
+            self._local.ahead = True
+            try:
+                call()
+            except (httpx.HTTPError, Throttled):
+                pass  # kept for its check (no answer), or sent again by it (throttled on every try)
+            finally:
+                self._local.ahead = False
+
+        try:
+            for _ in self.concurrently(send, planned):
+                pass
+        finally:
+            self.recorder.set_aside()  # evidence once a check makes the request
 
     def _build(
         self,
@@ -298,6 +388,9 @@ class Client:
         )
         if response is not None:
             response.extensions["exchange"] = exchange
+            with self._count_lock:
+                seconds = exchange.elapsed_ms / 1000
+                self.fastest_answer_s = min(self.fastest_answer_s or seconds, seconds)
         self.recorder.record(exchange, response)
         for observer in self.observers:
             observer(exchange)

@@ -38,6 +38,12 @@ class Abandoned(InfrastructureError):
     before it failed), so nothing waits for its answer."""
 
 
+class Planned(BaseException):
+    """A planning pass reached a request the client has no answer for yet: noted, to be sent ahead, and
+    the check stops there. A BaseException, as pytest's own outcomes are, so that no check's
+    ``except Exception`` takes it for an answer."""
+
+
 class UnsafeRequest(Exception):
     """The suite refused to send a request (credentials to a foreign host, an unsafe method)."""
 

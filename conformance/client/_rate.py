@@ -15,9 +15,12 @@ class RateLimiter:
     is not throttled (:meth:`answered`) adds a tenth of the ceiling back. A run without a rate limit that is
     throttled starts pacing at UNLIMITED_START_RPS, and is unlimited again once it has climbed back.
 
-    The spacing counts from when the previous request was let go, with 2% slack for the jitter
-    between letting a request go and its reaching the target: so no one-second window ever sees
-    more than max_rps requests. Threads queue on the lock in turn.
+    Each request gets a slot, the spacing after the slot before, with 2% slack for the jitter
+    between a slot and the request's reaching the target (a late wake-up included): so no
+    one-second window ever sees more than max_rps requests. A waiter reserves its slot under the
+    lock and sleeps outside it, so a sleeping waiter blocks neither other senders nor
+    :meth:`throttled` and :meth:`answered`; slots go in the order the waiters came. A rate
+    lowered meanwhile spaces the slots reserved after it.
     """
 
     SLACK = 1.02
@@ -37,12 +40,14 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def wait(self) -> None:
+        """Wait for this request's turn: the next free slot, reserved now; the halt event ends the wait."""
         with self._lock:
             if not self.rate:
                 return
-            while (remaining := self._next - time.monotonic()) > 0 and not self._halt.is_set():
-                self._halt.wait(remaining)
-            self._next = time.monotonic() + self.SLACK / self.rate
+            slot = max(time.monotonic(), self._next)
+            self._next = slot + self.SLACK / self.rate
+        while (remaining := slot - time.monotonic()) > 0 and not self._halt.is_set():
+            self._halt.wait(remaining)
 
     def throttled(self, wait_s: float = 0.0) -> None:
         """The target answered 429 or 503 and the run waits wait_s before it retries: halve the rate,

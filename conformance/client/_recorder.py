@@ -31,6 +31,8 @@ class Tap(Protocol):
 
     def taken(self, exchanges: list[Exchange], labels: Mapping[str, str]) -> None: ...
 
+    def set_aside(self, exchanges: list[Exchange]) -> None: ...
+
 
 class Recorder:
     """Collects the exchanges of the check that is running (one list per thread)."""
@@ -62,6 +64,17 @@ class Recorder:
         exchanges = self._exchanges()
         self._local.exchanges = []
         return exchanges
+
+    def latest(self) -> Exchange:
+        """The exchange this thread recorded last."""
+        return self._exchanges()[-1]
+
+    def set_aside(self) -> None:
+        """Drop the exchanges this thread recorded since the last take: requests sent ahead, recorded
+        again by the check that makes them (Client.send_ahead), which is the one they are tagged with."""
+        exchanges = self.detach()
+        if self.tap is not None:
+            self.tap.set_aside(exchanges)
 
     def _exchanges(self) -> list[Exchange]:
         if not hasattr(self._local, "exchanges"):

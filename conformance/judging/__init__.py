@@ -55,10 +55,10 @@ def judge_files(
     redactor = _redactor(recordings, settings)
     picked = pick(recordings, redactor, started)
     spec = load_spec(spec_path or default_spec_path())
-    checks = [result for seen in picked.seen for result in exchange_results(seen, settings, spec)]
-    reads = {}
+    checks, reads = [], {}
     for seen in picked.seen:
-        read = enrolment_read(seen, settings)
+        read = enrolment_read(seen, settings)  # the body parsed once, for the body checks and STATUS-008
+        checks += exchange_results(seen, read, settings, spec)
         if read is not None and read.body is not None:
             reads.setdefault(read.fixture.label, read)
     if reads:

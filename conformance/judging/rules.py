@@ -4,7 +4,9 @@ The body checks (``checks/schema.py``, ``status.py``, ``dates.py``) send nothing
 they judge the fixture read the plugin hands them. Every one whose fixtures a
 recording can provide (:data:`RECORDED_FIXTURES`) is found by its signature and
 run on every recorded 200 read, with ``now`` the moment the exchange was
-recorded. Request-sending checks lend their judgement functions instead
+recorded; a parametrized one once per parameter set of its own
+``pytest.mark.parametrize``, under the requirement that set is marked with.
+Request-sending checks lend their judgement functions instead
 (``auth.judge_refused``, ``errors.judge_not_found``, ``errors.judge_error_body``,
 ``auth.expect_challenge``, ``http.expect_no_redirect`` ...), applied where what was
 sent (see :mod:`conformance.judging.sent`) makes them rule the answer.
@@ -13,7 +15,7 @@ sent (see :mod:`conformance.judging.sent`) makes them rule the answer.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
@@ -44,13 +46,6 @@ from conformance.skips import classify
 BODY_CHECK_MODULES = (schema, status, dates)
 # The fixtures of a check that a recording provides; a check asking for any other one sends requests.
 RECORDED_FIXTURES = frozenset({"enrolment_read", "enrolment_response", "spec", "now", "note"})
-# Parametrized body checks: their parameter sets, each with the requirement it is marked with.
-PARAMETERS = {
-    "check_ids_are_the_path_ones": [
-        (requirement, field, {"field": field, "meaning": meaning})
-        for requirement, field, meaning in schema.ECHOED_IDS
-    ]
-}
 # The requirements the exchange-level judgements below are applied for.
 EXCHANGE_REQUIREMENTS = frozenset({"AUTH-007", "ERR-005", "HTTP-003", "FUZZ-001"})
 
@@ -100,20 +95,43 @@ def body_checks() -> tuple[BodyCheck, ...]:
         for name, check in vars(module).items():
             if not name.startswith("check_") or not callable(check):
                 continue
-            if not set(inspect.signature(check).parameters) <= RECORDED_FIXTURES | _parameter_names(name):
+            sets = parameter_sets(check)
+            parameters = {name for _, _, params in sets for name in params}
+            if not set(inspect.signature(check).parameters) <= RECORDED_FIXTURES | parameters:
                 continue
-            sets = PARAMETERS[name] if name in PARAMETERS else [(_requirement_of(check), "", {})]
             found += [BodyCheck(check, req, params, param_id) for req, param_id, params in sets]
     return tuple(found)
 
 
-def _parameter_names(name: str) -> set[str]:
-    return {key for _, _, params in PARAMETERS.get(name, []) for key in params}
+def parameter_sets(check: Callable[..., None]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(requirement, id, parameters) of each parameter set of the check's parametrize mark (one at most):
+    the requirement of the set's mark, else the check's; the id the set's, else its values joined with
+    "-" (pytest's for strings). An unparametrized check has one set, of no parameters."""
+    marks = getattr(check, "pytestmark", [])
+    parametrize = [mark for mark in marks if mark.name == "parametrize"]
+    if not parametrize:
+        return [(_requirement_of(marks), "", {})]
+    (mark,) = parametrize
+    names, values = mark.args[0], mark.args[1]
+    names = [name.strip() for name in names.split(",")] if isinstance(names, str) else list(names)
+    sets = []
+    for value in values:
+        param = (
+            value
+            if isinstance(value, _ParameterSet)
+            else pytest.param(*(value if len(names) > 1 else [value]))
+        )
+        requirement = _requirement_of([*param.marks, *marks])
+        param_id = param.id or "-".join(map(str, param.values))
+        sets.append((requirement, param_id, dict(zip(names, param.values, strict=True))))
+    return sets
 
 
-def _requirement_of(check: Callable[..., None]) -> str:
-    marks = [mark for mark in getattr(check, "pytestmark", []) if mark.name == "requirement"]
-    return marks[0].kwargs["id"]
+_ParameterSet = type(pytest.param())  # what pytest.param gives (pytest does not export the class)
+
+
+def _requirement_of(marks: Iterable[Any]) -> str:
+    return next(mark.kwargs["id"] for mark in marks if mark.name == "requirement")
 
 
 def judgeable() -> frozenset[str]:
@@ -148,8 +166,11 @@ def judged(name: str, requirement: str, judge: Callable[[Callable[[str], None]],
     return CheckResult(name, requirement, "passed", notes=notes)
 
 
-def exchange_results(seen: Seen, settings: Settings | None, spec: dict[str, Any]) -> Iterator[CheckResult]:
-    """Every judgement that rules this exchange: its status for what was sent, its shape, its body."""
+def exchange_results(
+    seen: Seen, read: EnrolmentRead | None, settings: Settings | None, spec: dict[str, Any]
+) -> Iterator[CheckResult]:
+    """Every judgement that rules this exchange: its status for what was sent, its shape, its body
+    (read: the exchange as a fixture read, see enrolment_read; None unless it is a 200)."""
     response, where = seen.response, seen.where
     rule = expectation(seen.request, seen.path, seen.tags, settings)
     if rule is not None:
@@ -164,7 +185,6 @@ def exchange_results(seen: Seen, settings: Settings | None, spec: dict[str, Any]
         yield judged(f"challenge[{where}]", "AUTH-007", lambda _: expect_challenge(response, seen.what))
     if response.status_code in ERROR_REQUESTS:
         yield judged(f"error_body[{where}]", "ERR-005", lambda _: judge_error_body(response, seen.what))
-    read = enrolment_read(seen, settings)
     if read is not None:
         yield from body_results(read, seen, spec)
 

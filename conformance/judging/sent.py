@@ -12,8 +12,6 @@ not know say nothing about the status: only the rules on the answer itself apply
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from conformance.auth import decoded_basic
 from conformance.checks.auth import judge_authenticated_read, judge_refused
 from conformance.checks.errors import judge_malformed_id, judge_not_found
 from conformance.checks.isolation import judge_isolated
@@ -139,14 +138,10 @@ def credentials_sent(authorization: str | None, settings: Settings | None) -> st
         return "unknown"
     if scheme.lower() != "basic":
         return "unknown-scheme"
-    try:
-        user, colon, password = (
-            base64.b64decode(payload.strip(), validate=True).decode("utf-8").partition(":")
-        )
-    except (binascii.Error, UnicodeDecodeError):
+    basic = decoded_basic(payload.strip())
+    if basic is None or not basic[0]:
         return "malformed"
-    if not colon or not user:
-        return "malformed"
+    user, password = basic
     if settings is None:
         return "unknown"
     if user == settings.tenant.tenant_id:
