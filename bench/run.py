@@ -7,6 +7,8 @@ On one loopback reference target it measures:
 1. a full default ``enrolment-conformance run`` (start to exit, target startup included): the first run
    with an empty case cache, then the median of --runs with the cache warm (conformance.case_cache), with
    the CPU time they took and the machine's load average (a loaded machine stretches wall time, not CPU);
+   and the median of --runs against the reference target ``serve``d in the background and named by its
+   URL in a config (``run --config``, unsafe methods allowed: the same checks), next to the default run;
 2. the peak RSS of a default run, and of a run sending about the default budget's 2000 requests to a
    loopback target answering every request with a ~1 MB body (evidence and fuzzer must stay bounded);
 3. the schemathesis CLI (``st run``) on the same spec and target, same checks, same examples per mode,
@@ -20,6 +22,10 @@ On one loopback reference target it measures:
 
 --quick measures 1 and 2 only.
 
+Every suite run is a child process with bytecode available, as after ``pip install .`` (which compiles the
+package at install time): PYTHONDONTWRITEBYTECODE is dropped from its environment, and one unmeasured
+warm-up run first writes the __pycache__ of an editable install.
+
 Nothing here talks to anything but loopback. The secrets are throwaway ones the reference target was
 started with for this benchmark.
 """
@@ -31,6 +37,7 @@ import base64
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -103,6 +110,13 @@ class SuiteRun:
         return self.result["requests"]["total"]
 
 
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process: this one's plus env, with bytecode written and read."""
+    merged = {**os.environ, **(env or {})}
+    merged.pop("PYTHONDONTWRITEBYTECODE", None)
+    return merged
+
+
 def timed_suite(args: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)) -> SuiteRun:
     """Run the suite in a subprocess of its own (so its usage is its own, its target's included)."""
     with tempfile.TemporaryDirectory() as reports:
@@ -111,7 +125,7 @@ def timed_suite(args: list[str], env: dict[str, str] | None = None, ok: tuple[in
             [sys.executable, "-c", MEASURED, *SUITE, "--reports", reports, *args],
             capture_output=True,
             text=True,
-            env={**os.environ, **(env or {})},
+            env=child_env(env),
         )
         seconds = time.perf_counter() - started
         *stderr, usage_line = proc.stderr.rstrip("\n").split("\n")
@@ -123,11 +137,45 @@ def timed_suite(args: list[str], env: dict[str, str] | None = None, ok: tuple[in
 
 
 def default_runs(runs: int, examples: list[str]) -> tuple[SuiteRun, list[SuiteRun]]:
-    """The first default run with an empty case cache, then `runs` more with it warm."""
+    """The first default run with an empty case cache, then `runs` more with it warm (after a warm-up run
+    of its own cache, which leaves the package's bytecode written)."""
+    with tempfile.TemporaryDirectory() as warm_up:
+        timed_suite(examples, {CACHE_DIR_ENV: warm_up})
     with tempfile.TemporaryDirectory() as cache:
         env = {CACHE_DIR_ENV: cache}
         cold = timed_suite(examples, env)
         return cold, [timed_suite(examples, env) for _ in range(runs)]
+
+
+@contextmanager
+def served_target() -> Iterator[tuple[Path, dict[str, str]]]:
+    """``enrolment-conformance serve --port 0 --write-config F`` in the background: F and the secrets it
+    was started with; stopped with SIGINT, as Ctrl+C stops it."""
+    secrets = {"ENROLMENT_API_SECRET": "served-target-a", "ENROLMENT_OTHER_API_SECRET": "served-target-b"}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp, "conformance.toml")
+        args = [sys.executable, "-m", "conformance", "serve", "--port", "0", "--write-config", str(config)]
+        process = subprocess.Popen(
+            args, env=child_env(secrets), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+        )
+        try:
+            assert process.stdout is not None
+            process.stdout.readline()  # the banner's first line: the config is written, the port listens
+            if process.poll() is not None or not config.exists():
+                sys.exit(f"bench: serve exited {process.returncode} before it listened")
+            yield config, secrets
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=10)
+
+
+def served_runs(runs: int, examples: list[str]) -> list[SuiteRun]:
+    """`runs` runs against the served target, by its config, with a warm case cache of their own."""
+    with served_target() as (config, secrets), tempfile.TemporaryDirectory() as cache:
+        env = {**secrets, CACHE_DIR_ENV: cache}
+        args = ["--config", str(config), "--allow-unsafe-methods", *examples]
+        timed_suite(args, env)  # fills the case cache
+        return [timed_suite(args, env) for _ in range(runs)]
 
 
 class LargeBodies(BaseHTTPRequestHandler):
@@ -306,12 +354,21 @@ def run_rows(runs: int, examples: list[str]) -> list[Row]:
     after = load()
     median = statistics.median(run.seconds for run in warm)
     cpu = statistics.median(run.cpu_s for run in warm)
+    served = served_runs(runs, examples)
+    served_median = statistics.median(run.seconds for run in served)
     peak = max(run.peak_rss_mb for run in [cold, *warm])
     large = large_body_run()
     return [
         (f"default run, median of {runs}, warm cache (s)", f"{median:.2f}", "<= 2.0", median <= 2.0),
         ("default run, empty case cache (s)", f"{cold.seconds:.2f}", "", None),
         ("default run CPU, suite + target (s)", f"{cpu:.2f}", "", None),
+        (f"served target, run --config, median of {runs} (s)", f"{served_median:.2f}", "", None),
+        (
+            "served target run / default run",
+            f"{served_median / median:.2f}",
+            "<= 1.3",
+            served_median <= 1.3 * median,
+        ),
         ("load average 1/5/15 min, before / after", f"{before} / {after}", "", None),
         ("default run peak RSS (MB)", f"{peak:.0f}", "< 150", peak < 150),
         (

@@ -15,7 +15,9 @@ unreadable, corrupt or written by another user is generated again (and
 rewritten, atomically); a cache directory that cannot be written is not used.
 Entries are pickles (the cases carry schemathesis's generation metadata, which
 ``negative_data_rejection`` reads), so they are read only from files the
-current user owns and nobody else may write, in a directory only they can enter.
+current user owns and nobody else may write, in a directory only they can enter
+(:func:`read_private`, :func:`write_private`: the report template cache,
+:mod:`conformance.reports.template_cache`, keeps its compiled code the same way).
 """
 
 from __future__ import annotations
@@ -57,11 +59,11 @@ def digest(document: dict[str, Any], **inputs: Any) -> str:
 
 def load(key: str) -> list[Any] | None:
     """The entry stored under key, or None when there is none that can be trusted and read."""
-    path = cache_dir() / "cases" / f"{key}.pickle"
+    data = read_private(cache_dir() / "cases" / f"{key}.pickle")
+    if data is None:
+        return None
     try:
-        if not (_private(path.parent) and _private(path)):
-            return None
-        entry = pickle.loads(path.read_bytes())  # a file only this user can write
+        entry = pickle.loads(data)  # a file only this user can write
     except Exception:  # a corrupt or stale entry can fail in any way unpickling can: generate again
         return None
     if not (isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("cases"), list)):
@@ -71,20 +73,39 @@ def load(key: str) -> list[Any] | None:
 
 def store(key: str, cases: list[Any]) -> None:
     """Store the entry under key, atomically; a cache that cannot be written is skipped."""
-    directory = cache_dir() / "cases"
+    try:
+        data = pickle.dumps({"key": key, "cases": cases}, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return
+    write_private(cache_dir() / "cases", f"{key}.pickle", data)
+
+
+def read_private(path: Path) -> bytes | None:
+    """The bytes of a cache file, or None when it is missing, unreadable, or not the current user's alone
+    (it or its directory): what it holds is loaded as code."""
+    try:
+        if not (_private(path.parent) and _private(path)):
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def write_private(directory: Path, name: str, data: bytes) -> None:
+    """Write data to directory/name atomically, the directory created private; a directory that cannot
+    be written, or is not private, is skipped."""
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _private(directory):
             return
-        data = pickle.dumps({"key": key, "cases": cases}, protocol=pickle.HIGHEST_PROTOCOL)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+    except OSError:
         return
     temporary: Path | None = None
     try:
         with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
             temporary = Path(handle.name)
             handle.write(data)
-        os.replace(temporary, directory / f"{key}.pickle")
+        os.replace(temporary, directory / name)
     except OSError:
         if temporary is not None:
             temporary.unlink(missing_ok=True)  # a full disk leaves no .tmp behind

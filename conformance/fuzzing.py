@@ -281,6 +281,7 @@ class Fuzzer:
         self.seed = seed
         self.max_examples = max_examples
         self.document = fuzz_document(spec, client.base_url, fixtures)
+        self._origin = httpx.URL(client.base_url)  # parsed once: every generated request is held to it
         self.operation = load_operation(self.document, client.base_url)
         self.safe_paths_only = False  # the server refuses unsafe path characters before routing
         self._sessions: dict[tuple[str, str], FuzzSession] = {}
@@ -392,8 +393,7 @@ class Fuzzer:
         path (its parameters already percent-encoded) and query, and the case's other headers."""
         path = case.formatted_path
         url = httpx.URL(self.client.base_url + path, params=case.query or None)
-        base = httpx.URL(self.client.base_url)
-        if not path.startswith("/") or (url.scheme, url.netloc) != (base.scheme, base.netloc):
+        if not path.startswith("/") or (url.scheme, url.netloc) != (self._origin.scheme, self._origin.netloc):
             raise UnsafeRequest(f"refusing a generated request outside the target: {url}")
         headers = sorted(
             (name, str(value)) for name, value in case.headers.items() if name.lower() != "authorization"

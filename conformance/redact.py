@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 MASK = "***"
 SHORT = 6  # secrets shorter than this are masked in target-controlled text only
+MEMO_CHARS, MEMO_ENTRIES = 256, 20_000  # the texts a redactor remembers the masking of: bounds its memory
 # Generic patterns catch secrets the run never registered (e.g. a token the
 # target returned in an unexpected field of an error body). A value ends at a
 # quote too: in a repro line the quote closing the shell word must survive.
@@ -123,17 +124,11 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """Mask every registered secret (in any case) and every credential-shaped value in target text."""
-        return self._mask(text, self._every)
+        return self._every.masked(text)
 
     def fixed(self, text: str) -> str:
         """Mask secrets in the suite's own vocabulary: secrets shorter than SHORT are left alone there."""
-        return self._mask(text, self._long)
-
-    def _mask(self, text: str, secrets: _AnyCase) -> str:
-        text = secrets.mask(text)
-        text = _FORM_SECRET.sub(rf"\g<1>{MASK}", text)
-        text = _JSON_SECRET.sub(rf"\g<1>{MASK}\g<2>", text)
-        return _AUTH_VALUE.sub(_mask_auth_value, text)
+        return self._long.masked(text)
 
     def headers(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
         """Headers with credentials reduced to their scheme and secrets masked, in names and values."""
@@ -170,19 +165,33 @@ class Redactor:
 
 class _AnyCase:
     """Masks secrets in any case (the HTTP client lowercases header names): each found with str.find in
-    the lowercased text, every stretch where one or more of them lie replaced by one MASK.
+    the lowercased text, every stretch where one or more of them lie replaced by one MASK; then the
+    generic patterns (_FORM_SECRET, _JSON_SECRET, _AUTH_VALUE).
 
     A few characters lowercase to two (``İ``); for a text holding one the regex does it instead.
+    Short texts are remembered with what they masked to (a result repeats its keys and outcomes
+    thousands of times): the secrets of one instance never change, a new secret makes a new instance.
     """
 
     def __init__(self, secrets: list[str]) -> None:
         self._lowered = sorted({secret.lower() for secret in secrets}, key=len, reverse=True)
         self._pattern: re.Pattern[str] | None = None  # compiled on first need: a run adds secrets often
+        self._memo: dict[str, str] = {}
 
-    def mask(self, text: str) -> str:
+    def masked(self, text: str) -> str:
+        """text with every secret and every credential-shaped value masked."""
+        known = self._memo.get(text)
+        if known is not None:
+            return known
+        lowered = text.lower()
+        masked = _generic(self._secrets_masked(text, lowered), lowered if text.isascii() else None)
+        if len(text) <= MEMO_CHARS and len(self._memo) < MEMO_ENTRIES:
+            self._memo[text] = masked
+        return masked
+
+    def _secrets_masked(self, text: str, lowered: str) -> str:
         if not self._lowered:
             return text
-        lowered = text.lower()
         if len(lowered) != len(text):
             if self._pattern is None:
                 self._pattern = re.compile("|".join(map(re.escape, self._lowered)), re.IGNORECASE)
@@ -197,6 +206,23 @@ class _AnyCase:
                 pieces += [text[position:start], MASK]
             position = max(position, stop)
         return "".join([*pieces, text[position:]])
+
+
+def _generic(text: str, ascii_lowered: str | None) -> str:
+    """text with the generic patterns masked, each tried only when the literal it needs is there.
+
+    ascii_lowered is the text before its secrets were masked (which only ever takes words out),
+    lowercased, when it is all ASCII: if it names neither scheme, _AUTH_VALUE cannot match. Outside
+    ASCII ``(?i)`` matches more than str.lower() says (the long s, U+017F, matches ``s``): there
+    it is always tried.
+    """
+    if "=" in text:
+        text = _FORM_SECRET.sub(rf"\g<1>{MASK}", text)
+    if '"' in text:
+        text = _JSON_SECRET.sub(rf"\g<1>{MASK}\g<2>", text)
+    if ascii_lowered is not None and "basic" not in ascii_lowered and "bearer" not in ascii_lowered:
+        return text
+    return _AUTH_VALUE.sub(_mask_auth_value, text)
 
 
 def _found(text: str, part: str) -> Iterator[tuple[int, int]]:

@@ -7,7 +7,8 @@ here has already been redacted: no secret reaches this module.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from functools import cache
 from typing import Any, Literal
 
 # "skipped": not verified (missing configuration, deselected, budget spent, a prerequisite not met);
@@ -138,7 +139,7 @@ class RunResult:
     replay: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
@@ -154,6 +155,27 @@ class RunResult:
         ]
         classes = [ClassResult(**entry) for entry in data.get("classes", [])]
         return cls(**{**data, "requirements": requirements, "classes": classes})
+
+
+def plain(value: Any) -> Any:
+    """``dataclasses.asdict`` for the result model, without its deep copy of every string and number:
+    dataclasses become dicts, lists, tuples and dicts are copied, anything else is shared as it is."""
+    if isinstance(value, (str, int, float)) or value is None:
+        return value
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {plain(key): plain(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(plain(item) for item in value)
+    names = _field_names(type(value))
+    return value if names is None else {name: plain(getattr(value, name)) for name in names}
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass, in order; None for any other type."""
+    return tuple(f.name for f in fields(cls)) if is_dataclass(cls) else None
 
 
 def count_outcomes(requirements: list[RequirementResult]) -> dict[str, int]:

@@ -37,3 +37,22 @@ def test_overlapping_secrets_and_a_text_whose_lowercase_is_longer() -> None:
     redactor = Redactor(["abcdef", "defghi"])
     assert redactor.text("x ABCDEFGHI y") == "x *** y"  # one stretch, one mask
     assert redactor.text("\u0130 AbCdEf") == "\u0130 ***"  # İ lowercases to two characters
+
+
+def test_a_text_already_masked_once_is_masked_again_after_a_new_secret() -> None:
+    """Masked texts are remembered: a secret added later must still be masked in a text seen before."""
+    redactor = Redactor(["first-secret"])
+    assert redactor.text("late-secret first-secret") == "late-secret ***"
+    redactor.add("late-secret")
+    assert redactor.text("late-secret first-secret") == "*** ***"
+
+
+def test_a_quoted_authorization_value_is_masked_in_any_case_and_spelling() -> None:
+    """The Authorization pattern is tried whenever a scheme may be named: in any case, and outside
+    ASCII, where (?i) matches letters str.lower() does not fold (a long s matches s)."""
+    redactor = Redactor()
+    credentials = "dXNlcjpwYXNzd29yZDEyMw=="
+    for scheme in ("Basic", "BASIC", "bEaReR", "Ba\u017fic"):
+        assert redactor.text(f'{{"echo": "{scheme} {credentials}"}}') == f'{{"echo": "{scheme} ***"}}'
+    assert redactor.text('{"access_token": "tok-1"}') == '{"access_token": "***"}'
+    assert redactor.text("Basic credentials required") == "Basic credentials required"

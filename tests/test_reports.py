@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html.parser
 import re
 import xml.etree.ElementTree as ET
@@ -469,6 +470,19 @@ def test_html_renders_the_same_from_results_json() -> None:
     again = RunResult.from_dict(result.to_dict())
     assert again == result
     assert render_html(again, results_sha256=DIGEST) == render_html(result, results_sha256=DIGEST)
+
+
+def test_the_results_document_is_asdict_and_shares_no_container_with_the_result() -> None:
+    """to_dict skips asdict's deep copies: it must still equal asdict, and a change to the document
+    (the redactor builds a new one, a report may add keys) must not reach the result."""
+    result = a_result()
+    result.tokens = {"requests": 2, "scope_sets": [("tenant-1", "api/read")]}
+    document = result.to_dict()
+    assert document == dataclasses.asdict(result)
+    document["requirements"][1]["checks"][0]["exchanges"][0]["request_headers"]["Authorization"] = "x"
+    document["tokens"]["scope_sets"].append(("tenant-2", "api/read"))
+    assert result.tokens["scope_sets"] == [("tenant-1", "api/read")]
+    assert result.requirements[1].checks[0].exchanges[0].request_headers["Authorization"] == "Basic ***"
 
 
 def a_probe(note: str, body: str = "forbidden") -> Exchange:

@@ -15,6 +15,7 @@ import hashlib
 import shlex
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
@@ -22,6 +23,7 @@ from markupsafe import Markup
 from conformance.config import STATUSES
 from conformance.controls import printable_lines
 from conformance.reports.statement import LEVELS, by_area, conformance_statement, first_line
+from conformance.reports.template_cache import TemplateCache
 from conformance.results import (
     OUTCOMES,
     CheckResult,
@@ -141,9 +143,11 @@ def render_html(result: RunResult, *, results_sha256: str | None = None) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
-    """The template environment: package templates, autoescaping always on, strict undefined."""
+    """The template environment: package templates, compiled once (TemplateCache), autoescaping always on,
+    strict undefined."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("conformance.reports", "templates"),
+        bytecode_cache=TemplateCache(Path(__file__)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
