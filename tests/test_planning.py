@@ -47,14 +47,19 @@ class Target:
         return httpx.Response(200, stream=httpx.ByteStream(body), headers=headers)
 
     def client(self) -> Client:
-        return Client(
-            BASE_URL,
-            allowed_hosts=frozenset({"target.test"}),
-            redactor=Redactor(),
-            limits=ClientLimits(concurrency=4),
-            transport=httpx.MockTransport(self),
-            token_urls=(TOKEN_URL,),
-        )
+        return mock_client(self)
+
+
+def mock_client(handler: Callable[[httpx.Request], httpx.Response], **limits: Any) -> Client:
+    """A client of the mock target handler answers for, four requests at a time."""
+    return Client(
+        BASE_URL,
+        allowed_hosts=frozenset({"target.test"}),
+        redactor=Redactor(),
+        limits=ClientLimits(concurrency=4, **limits),
+        transport=httpx.MockTransport(handler),
+        token_urls=(TOKEN_URL,),
+    )
 
 
 def plan_and_send(client: Client, *requests: tuple[str, str]) -> int:
@@ -134,13 +139,7 @@ def client_of(
         status, headers, body = answer(len(sent))
         return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
 
-    client = Client(
-        BASE_URL,
-        allowed_hosts=frozenset({"target.test"}),
-        redactor=Redactor(),
-        limits=ClientLimits(concurrency=4, backoff_base_s=0.0),
-        transport=httpx.MockTransport(handler),
-    )
+    client = mock_client(handler, backoff_base_s=0.0)
     return client, sent
 
 
@@ -212,14 +211,7 @@ def test_a_planning_pass_meets_the_token_answers_in_the_order_the_run_will() -> 
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(200, stream=httpx.ByteStream(b'{"n": 1}'))
 
-    client = Client(
-        BASE_URL,
-        allowed_hosts=frozenset({"target.test"}),
-        redactor=Redactor(),
-        limits=ClientLimits(concurrency=4),
-        transport=httpx.MockTransport(handler),
-        token_urls=(TOKEN_URL,),
-    )
+    client = mock_client(handler)
     twice = [("POST", TOKEN_URL), ("POST", TOKEN_URL)]
     plan_and_send(client, *twice)  # the first use: answered
     plan_and_send(client, *twice)  # the second use: refused
