@@ -1,5 +1,5 @@
 """``python -m conformance``: the enrolment-conformance command line (conformance.cli)."""
 
-from conformance.cli import main
+from conformance.entry import main
 
 raise SystemExit(main())

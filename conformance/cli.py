@@ -11,6 +11,7 @@ Every non-zero exit prints one line on stderr saying why.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import pkgutil
@@ -536,6 +537,8 @@ def _execute(settings: Settings, options: RunOptions, launch: Launch) -> RunResu
     from conformance.progress import Progress
     from conformance.runner import execute
 
+    _preload(options.checks_package)  # done already while a reference target started: then at no cost
+    _startup_done()
     rps, why = _rate(launch, settings)
     options = replace(options, limits=replace(options.limits, max_rps=rps))
     problem = budget_problem(settings, options.limits.max_requests) if options.limits.max_requests else None
@@ -578,6 +581,14 @@ def _run_against_reference(
         # it (and kills it if it lingers), and the interpreter waits for that thread before it exits.
         server.terminate()
         threading.Thread(target=server.stop, name="reference-stop").start()
+
+
+def _startup_done() -> None:
+    """The start-up imports are done: if conformance.entry paused the garbage collector for them, their
+    objects leave its view (gc.freeze) and it resumes for what the run allocates."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _preload(checks_package: str) -> None:
