@@ -13,8 +13,9 @@ the next pass goes one request further into the checks that stopped. Up to
 The run proper then finds its answers waiting. Each request is still made by its check,
 in its order, and recorded as that check's evidence, so planning changes how long a run
 takes, not what it reports. A request planned but never made (a check whose requests
-depend on something else than the answers) is counted (``Memo.unclaimed``). Generated
-checks are not planned: FUZZ sends its cases concurrently itself.
+depend on something else than the answers) would be sent for nothing: against the
+reference target none is (``Memo.unclaimed``, tests/test_planning.py). Generated checks
+are not planned: FUZZ sends its cases concurrently itself.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ MAX_PASSES = 4  # most checks send one to three requests
 MIN_ROUND_TRIP_S = 0.025
 
 
-def worth_planning(round_trip_s: float | None, limits: ClientLimits) -> bool:
+def worth_planning(round_trip_s: float, limits: ClientLimits) -> bool:
     """Whether to plan: with more than one request in flight allowed, when one request at a time cannot
     keep up with the rate limit (a round trip longer than --max-rps's interval, and than
     MIN_ROUND_TRIP_S)."""
-    if limits.concurrency <= 1 or round_trip_s is None:
+    if limits.concurrency <= 1:
         return False
     interval = 1 / limits.max_rps if limits.max_rps else 0.0
     return round_trip_s > max(interval, MIN_ROUND_TRIP_S)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -102,8 +103,10 @@ def execute(
         )
         unreachable, interrupted = None, None
         try:
+            started = time.perf_counter()
             unreachable = preflight(client)
-            if unreachable is None and not _checks_ran(plugin, settings, options, progress):
+            round_trip_s = time.perf_counter() - started  # connecting included: an upper bound
+            if unreachable is None and not _checks_ran(plugin, settings, options, progress, round_trip_s):
                 interrupted = options.interruption.signal_name or "SIGINT"
         except KeyboardInterrupt:
             interrupted = options.interruption.signal_name or "SIGINT"
@@ -306,17 +309,22 @@ def preflight(client: Client) -> str | None:
 
 
 def _checks_ran(
-    plugin: ConformancePlugin, settings: Settings, options: RunOptions, progress: Progress | None
+    plugin: ConformancePlugin,
+    settings: Settings,
+    options: RunOptions,
+    progress: Progress | None,
+    round_trip_s: float,
 ) -> bool:
-    """Plan the hand-written requests ahead when worth it, then run the checks: False when interrupted."""
+    """Plan the hand-written requests ahead when worth it (round_trip_s: the preflight's), then run the
+    checks: False when interrupted."""
     client = plugin.client
-    if _planning(settings, options, client) and not plan_ahead(settings, client, options, progress):
+    if _planning(settings, options, round_trip_s) and not plan_ahead(settings, client, options, progress):
         return False
     extra = [progress] if progress is not None else []
     return run_checks(plugin, settings, options.checks_package, extra)
 
 
-def _planning(settings: Settings, options: RunOptions, client: Client) -> bool:
+def _planning(settings: Settings, options: RunOptions, round_trip_s: float) -> bool:
     """Whether the run plans its hand-written requests ahead (RunOptions.plan; None: when worth it, and
     the request budget cannot run out)."""
     if options.plan is not None:
@@ -324,7 +332,7 @@ def _planning(settings: Settings, options: RunOptions, client: Client) -> bool:
     budget = options.limits.max_requests
     if budget is not None and estimate(settings).total > budget:
         return False  # a budget that may run out must leave the same checks unverified either way
-    return worth_planning(client.fastest_answer_s, options.limits)
+    return worth_planning(round_trip_s, options.limits)
 
 
 def plan_ahead(

@@ -73,7 +73,6 @@ class Client:
         self.observers: list[Callable[[Exchange], None]] = []  # told of each exchange sent (-v output)
         self.requests_by_phase: Counter[str] = Counter()
         self.truncated_bodies = 0
-        self.fastest_answer_s: float | None = None  # the shortest round trip yet (conformance.planning)
         self.budget_spent = False
         self._count_lock = threading.Lock()
         self._halt = threading.Event()  # set while a concurrent batch is given up (see concurrently)
@@ -209,9 +208,8 @@ class Client:
             if (outcome := self._claim_ahead(key, breaker, note)) is not None:
                 return outcome.result()
             if method in READ_ONLY_METHODS and (remembered := self.memo.get(key)) is not None:
-                self.recorder.record(
-                    remembered.extensions["exchange"], remembered
-                )  # this check's evidence too
+                # the remembered answer is this check's evidence too
+                self.recorder.record(remembered.extensions["exchange"], remembered)
                 return remembered
         for attempt in itertools.count():
             breaker.check()
@@ -376,9 +374,6 @@ class Client:
         )
         if response is not None:
             response.extensions["exchange"] = exchange
-            with self._count_lock:
-                seconds = exchange.elapsed_ms / 1000
-                self.fastest_answer_s = min(self.fastest_answer_s or seconds, seconds)
         self.recorder.record(exchange, response)
         for observer in self.observers:
             observer(exchange)
